@@ -1,0 +1,103 @@
+"""remotevars: typed runtime variables that change in production without a redeploy.
+
+Declare variables with :func:`var`, choose where their configs come from with :func:`configure`, and
+read them with ``variable.get()``: a read never raises and costs about a dictionary lookup.
+"""
+
+from __future__ import annotations
+
+from remotevars._client import Client, RefreshListener
+from remotevars._default import configure, get_client, shutdown, var, variables_get
+from remotevars._errors import (
+    ConfigPayloadError,
+    ConfigurationError,
+    RemoteVarsError,
+    VariableAlreadyExistsError,
+    VariableNotFoundError,
+    VariableRegistrationError,
+    VariableSerializationError,
+    VariableWriteError,
+)
+from remotevars._events import RefreshEvent, VariableChange, VariableState
+from remotevars._options import LocalVariablesOptions, VariablesOptions
+from remotevars._targeting import targeting_context
+from remotevars._variable import (
+    ResolutionReason,
+    ResolvedVariable,
+    ResolveFunction,
+    Variable,
+    active_variables,
+    is_resolve_function,
+)
+from remotevars.config import (
+    Condition,
+    KeyIsNotPresent,
+    KeyIsPresent,
+    LabeledValue,
+    LabelRef,
+    LatestVersion,
+    Rollout,
+    RolloutOverride,
+    ValueDoesNotEqual,
+    ValueDoesNotMatchRegex,
+    ValueEquals,
+    ValueIsIn,
+    ValueIsNotIn,
+    ValueMatchesRegex,
+    VariableConfig,
+    VariablesConfig,
+    VariableTypeConfig,
+)
+from remotevars.providers import LocalProvider, ProviderStatus, VariableProvider
+
+__version__ = '0.1.0'
+
+__all__ = [
+    'Client',
+    'Condition',
+    'ConfigPayloadError',
+    'ConfigurationError',
+    'KeyIsNotPresent',
+    'KeyIsPresent',
+    'LabelRef',
+    'LabeledValue',
+    'LatestVersion',
+    'LocalProvider',
+    'LocalVariablesOptions',
+    'ProviderStatus',
+    'RefreshEvent',
+    'RefreshListener',
+    'RemoteVarsError',
+    'ResolutionReason',
+    'ResolveFunction',
+    'ResolvedVariable',
+    'Rollout',
+    'RolloutOverride',
+    'ValueDoesNotEqual',
+    'ValueDoesNotMatchRegex',
+    'ValueEquals',
+    'ValueIsIn',
+    'ValueIsNotIn',
+    'ValueMatchesRegex',
+    'Variable',
+    'VariableAlreadyExistsError',
+    'VariableChange',
+    'VariableConfig',
+    'VariableNotFoundError',
+    'VariableProvider',
+    'VariableRegistrationError',
+    'VariableSerializationError',
+    'VariableState',
+    'VariableTypeConfig',
+    'VariableWriteError',
+    'VariablesConfig',
+    'VariablesOptions',
+    'active_variables',
+    'configure',
+    'get_client',
+    'is_resolve_function',
+    'shutdown',
+    'targeting_context',
+    'var',
+    'variables_get',
+]

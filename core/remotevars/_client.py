@@ -1,0 +1,275 @@
+"""``Client``: the registry of variables, the provider feeding it, and the snapshot in force.
+
+One client per process per configuration. Providers hand payloads to the client; it builds a new
+snapshot, swaps it in whole, and tells listeners what changed. Module-level functions
+(``remotevars.configure``, ``remotevars.var``...) act on a default client.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, Final, TypeVar, overload
+
+from remotevars._errors import ConfigurationError, VariableRegistrationError
+from remotevars._events import RefreshEvent, diff_snapshots
+from remotevars._options import LocalVariablesOptions, VariablesOptions
+from remotevars._snapshot import Snapshot, VariableIssue, build_snapshot
+from remotevars._variable import PINNED, ResolveFunction, Variable, is_resolve_function
+from remotevars.providers._base import ProviderStatus, VariableProvider
+
+__all__ = ['Client', 'RefreshListener']
+
+T = TypeVar('T')
+
+logger = logging.getLogger('remotevars')
+
+_NAME: Final = re.compile(r'[a-zA-Z_][a-zA-Z0-9_]*')
+
+RefreshListener = Callable[[RefreshEvent], None]
+
+_CLIENTS: Final[weakref.WeakSet[Client]] = weakref.WeakSet()
+
+
+class _Sink:
+    """The face of a client that its provider sees."""
+
+    def __init__(self, client: Client, provider: VariableProvider) -> None:
+        self._client = client
+        self._provider = provider
+
+    def apply(self, payload: Any, *, source: str) -> list[VariableIssue]:
+        return self._client._apply(self._provider, payload, source)
+
+    def first_attempt_done(self) -> None:
+        self._client._first_attempt.set()
+
+
+class Client:
+    """A registry of variables plus the provider and snapshot they resolve against."""
+
+    def __init__(self) -> None:
+        self._snapshot: Snapshot = Snapshot.empty('no_provider')
+        self._registry: dict[str, Variable[Any]] = {}
+        self._provider: VariableProvider | None = None
+        self._listeners: list[RefreshListener] = []
+        self._lock = threading.RLock()
+        self._first_attempt = threading.Event()
+        self._first_deadline: float | None = None
+        _CLIENTS.add(self)
+
+    def __repr__(self) -> str:
+        status = self.status()
+        return f'<remotevars.Client {status.kind} {status.source!r}, {len(self._registry)} variables>'
+
+    # -- declaring ------------------------------------------------------------------------------
+
+    @overload
+    def var(
+        self, name: str, *, type: type[T], default: T | ResolveFunction[T], description: str | None = None
+    ) -> Variable[T]: ...
+
+    @overload
+    def var(self, name: str, *, default: T, description: str | None = None) -> Variable[T]: ...
+
+    @overload
+    def var(self, name: str, *, type: Any, default: Any, description: str | None = None) -> Variable[Any]: ...
+
+    def var(
+        self,
+        name: str,
+        *,
+        type: Any = None,
+        default: Any,
+        description: str | None = None,
+    ) -> Variable[Any]:
+        """Declare a variable and register it with this client.
+
+        ``type`` is anything pydantic validates (inferred from ``default`` when omitted); ``default``
+        is a value or a resolve function of ``(targeting_key, attributes)``. Raises
+        :class:`VariableRegistrationError` for a name that is not an identifier or that is already
+        registered with another type, and TypeError when the type cannot be inferred.
+        """
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
+            raise VariableRegistrationError(
+                f'Invalid variable name {name!r}. Variable names must be valid Python identifiers '
+                '(letters, digits, and underscores, not starting with a digit).'
+            )
+        if type is None:
+            if default is None or is_resolve_function(default):
+                raise TypeError(f'Variable {name!r}: `type` must be provided when the default is None or a function.')
+            type = default.__class__
+        with self._lock:
+            existing = self._registry.get(name)
+            if existing is not None and existing.value_type != type:
+                raise VariableRegistrationError(
+                    f'A variable named {name!r} is already registered with type {existing.value_type!r}; '
+                    f'it cannot be registered again with type {type!r}.'
+                )
+            variable: Variable[Any] = Variable(name, type=type, default=default, description=description, client=self)
+            self._registry[name] = variable
+        return variable
+
+    def variables(self) -> list[Variable[Any]]:
+        """Return the registered variables, in declaration order."""
+        with self._lock:
+            return list(self._registry.values())
+
+    def get_variable(self, name: str) -> Variable[Any] | None:
+        """Return the registered variable called ``name``, or None."""
+        return self._registry.get(name)
+
+    def clear(self) -> None:
+        """Forget every registered variable (for tests)."""
+        with self._lock:
+            self._registry.clear()
+
+    # -- configuring ----------------------------------------------------------------------------
+
+    def configure(self, variables: VariablesOptions | LocalVariablesOptions | None = None) -> None:
+        """Choose where configs come from; replaces (and shuts down) any previous provider.
+
+        Raises :class:`ConfigurationError` when the options cannot work (for instance an unreadable
+        local file); the previous provider is already stopped then and defaults are served.
+        """
+        with self._lock:
+            previous, self._provider = self._provider, None
+            if previous is not None:
+                previous.shutdown(0.2)
+            self._first_attempt = threading.Event()
+            if variables is None:
+                self._snapshot = Snapshot.empty('no_provider')
+                return
+            provider = self._make_provider(variables)
+            self._snapshot = Snapshot.empty('missing_config')
+            self._first_deadline = (
+                time.monotonic() + variables.first_resolve_timeout
+                if isinstance(variables, VariablesOptions) and variables.block_before_first_resolve
+                else None
+            )
+            self._provider = provider
+        try:
+            provider.start(_Sink(self, provider))
+        except Exception:
+            with self._lock:
+                if self._provider is provider:
+                    self._provider = None
+                    self._snapshot = Snapshot.empty('no_provider')
+            raise
+
+    @staticmethod
+    def _make_provider(options: VariablesOptions | LocalVariablesOptions) -> VariableProvider:
+        if isinstance(options, LocalVariablesOptions):
+            from remotevars.providers.local import LocalProvider
+
+            return LocalProvider(options)
+        if isinstance(options, VariablesOptions):
+            try:
+                from remotevars.providers.remote import RemoteProvider  # type: ignore[import-not-found, unused-ignore]
+            except ImportError as exc:  # pragma: no cover - until the remote provider lands
+                raise ConfigurationError('Remote variables are not available in this build.') from exc
+            provider: VariableProvider = RemoteProvider(options)
+            return provider
+        raise ConfigurationError(
+            f'variables must be VariablesOptions, LocalVariablesOptions or None, not {type(options).__name__}'
+        )
+
+    def _apply(self, provider: VariableProvider, payload: Any, source: str) -> list[VariableIssue]:
+        with self._lock:
+            if provider is not self._provider:
+                return []  # a provider that was replaced must not install its late results
+            old = self._snapshot
+            new, issues = build_snapshot(payload, old if old.state == 'loaded' else None, source=source)
+            changes = diff_snapshots(old, new)
+            self._snapshot = new
+            listeners = list(self._listeners)
+        self._first_attempt.set()
+        event = RefreshEvent(source=source, changes=changes)
+        for listener in listeners:
+            try:
+                listener(event)
+            except Exception:
+                logger.exception('A remotevars refresh listener raised; the others still run')
+        return issues
+
+    def _wait_for_first_config(self, snapshot: Snapshot) -> Snapshot:
+        """Block (until the first-resolve deadline at most) for the provider's first attempt."""
+        deadline = self._first_deadline
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining > 0:
+                self._first_attempt.wait(remaining)
+            else:
+                self._first_deadline = None
+        return self._snapshot
+
+    # -- runtime --------------------------------------------------------------------------------
+
+    @property
+    def snapshot(self) -> Snapshot:
+        """The snapshot in force (pinned for this context, if any)."""
+        pinned = PINNED.get()
+        return self._snapshot if pinned is None else pinned.get(self, self._snapshot)
+
+    @contextmanager
+    def pinned(self) -> Iterator[Snapshot]:
+        """Pin the current snapshot for the block: every read inside sees the same config."""
+        current = PINNED.get()
+        snapshot = self._snapshot if current is None else current.get(self, self._snapshot)
+        token = PINNED.set({**(current or {}), self: snapshot})
+        try:
+            yield snapshot
+        finally:
+            PINNED.reset(token)
+
+    def add_listener(self, listener: RefreshListener) -> None:
+        """Call ``listener(event)`` after each applied config, from the thread that applied it."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    def remove_listener(self, listener: RefreshListener) -> None:
+        """Stop calling ``listener``; unknown listeners are ignored."""
+        with self._lock:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+    def refresh(self, force: bool = False) -> None:
+        """Ask the provider to refresh now."""
+        provider = self._provider
+        if provider is not None:
+            provider.refresh(force=force)
+
+    def status(self) -> ProviderStatus:
+        """Return the provider's status (kind ``none`` when nothing is configured)."""
+        provider = self._provider
+        return ProviderStatus(kind='none', source='') if provider is None else provider.status()
+
+    def shutdown(self, timeout: float = 1.0) -> None:
+        """Stop the provider's background work; reads go on serving the last config."""
+        provider = self._provider
+        if provider is not None:
+            provider.shutdown(timeout)
+
+    def _after_fork_in_child(self) -> None:
+        self._lock = threading.RLock()
+        attempted = self._first_attempt.is_set()
+        self._first_attempt = threading.Event()
+        if attempted:
+            self._first_attempt.set()
+        if self._provider is not None:
+            self._provider.after_fork_in_child()
+
+
+def _after_fork_in_child() -> None:
+    for client in list(_CLIENTS):
+        client._after_fork_in_child()
+
+
+if hasattr(os, 'register_at_fork'):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -1,0 +1,74 @@
+"""Options for ``configure(variables=...)``: remote (``VariablesOptions``) or local (``LocalVariablesOptions``).
+
+Options are validated when constructed, so a mistake fails at start-up with a clear message.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from remotevars._errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from remotevars.config import VariablesConfig
+
+__all__ = ['MIN_POLLING_INTERVAL', 'LocalVariablesOptions', 'VariablesOptions']
+
+#: Polling is only the fallback for the SSE stream; faster polling just loads the server.
+MIN_POLLING_INTERVAL = 10.0
+
+
+@dataclass
+class VariablesOptions:
+    """Remote variables: fetch from a Logfire project or a ``remotevars serve`` server.
+
+    ``api_key`` and ``base_url`` default to ``REMOTEVARS_API_KEY`` / ``REMOTEVARS_BASE_URL``; with a
+    Logfire key and no base URL, the Logfire region of the key decides the URL. The key is never shown
+    in reprs or logs.
+    """
+
+    api_key: str | None = field(default=None, repr=False)
+    base_url: str | None = None
+    block_before_first_resolve: bool = True
+    polling_interval: timedelta | float = timedelta(seconds=60)
+    first_resolve_timeout: float = 5.0
+    timeout: tuple[float, float] = (10.0, 10.0)
+    sse: bool = True
+    cache_file: str | os.PathLike[str] | None = None
+
+    def __post_init__(self) -> None:
+        seconds = self.polling_seconds
+        if seconds < MIN_POLLING_INTERVAL:
+            raise ConfigurationError(
+                f'polling_interval must be at least {MIN_POLLING_INTERVAL:g} seconds, got {seconds:g}s. '
+                'Polling is only a fallback — updates are delivered instantly via SSE.'
+            )
+        if self.first_resolve_timeout < 0:
+            raise ConfigurationError(f'first_resolve_timeout must not be negative, got {self.first_resolve_timeout}')
+
+    @property
+    def polling_seconds(self) -> float:
+        """The polling interval in seconds."""
+        interval = self.polling_interval
+        return interval.total_seconds() if isinstance(interval, timedelta) else float(interval)
+
+
+@dataclass
+class LocalVariablesOptions:
+    """Local variables: a ``VariablesConfig`` in code, or the path of a JSON file of one.
+
+    With a file and ``watch=True`` (the default), saving the file applies the new config without a
+    restart; a file that does not parse keeps the last good config.
+    """
+
+    config: VariablesConfig | str | os.PathLike[str]
+    watch: bool = True
+
+    @property
+    def path(self) -> Path | None:
+        """The config file's path, or None when the config is an object."""
+        return None if hasattr(self.config, 'variables') else Path(self.config)

@@ -1,0 +1,279 @@
+"""Pure resolution: label refs, conditions, overrides and Logfire-exact bucketing.
+
+Everything here is a function of its inputs (no I/O, no clocks, no globals besides a memo of RNG
+draws). A variable's config is first *compiled*: label refs are followed once, rollouts become
+cumulative weights, regexes are compiled. Compiling takes anything with the attribute names of the
+wire models, so the pydantic models of :mod:`remotevars.config` and the decoded wire structs of
+:mod:`remotevars._snapshot` share one implementation.
+
+Bucketing reproduces the Logfire SDK bit for bit: the seed is ``f'{name!r}:{targeting_key!r}'``
+(canonical name, Python reprs), the draw is ``random.Random(seed).random()``, and the label is
+``random.choices``' bisection over the cumulative weights, with a trailing None (code default) slot
+when the weights leave a remainder computed with the built-in ``sum``.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from bisect import bisect_right
+from collections.abc import Mapping
+from functools import lru_cache
+from itertools import accumulate
+from typing import Any, Final, Protocol
+
+__all__ = [
+    'RESERVED_REFS',
+    'CompiledCondition',
+    'CompiledRollout',
+    'CompiledVariable',
+    'choose_rollout',
+    'compile_rollout',
+    'compile_variable',
+    'condition_matches',
+    'condition_operand',
+    'draw',
+    'follow_target',
+    'resolve_label',
+    'resolve_value',
+    'select_label',
+]
+
+LATEST: Final = 'latest'
+CODE_DEFAULT: Final = 'code_default'
+RESERVED_REFS: Final = frozenset({LATEST, CODE_DEFAULT})
+
+
+class _LatestLike(Protocol):
+    @property
+    def version(self) -> int: ...
+
+    @property
+    def serialized_value(self) -> str: ...
+
+
+class CompiledRollout:
+    """A rollout ready for bisection: population, cumulative weights and their total.
+
+    ``is_fixed`` is set when the draw cannot change the outcome (no labels, or one label and no
+    remainder); ``fixed`` is then the outcome and no RNG is seeded.
+    """
+
+    __slots__ = ('cum_weights', 'fixed', 'hi', 'is_fixed', 'labels', 'population', 'total')
+
+    def __init__(self, weights: Mapping[str, float]) -> None:
+        self.labels: dict[str, float] = dict(weights)
+        population: list[str | None] = list(weights)
+        values = list(weights.values())
+        remainder = 1 - sum(values)  # the built-in sum, as the reference
+        if remainder > 0:
+            population.append(None)
+            values.append(remainder)
+        self.population: tuple[str | None, ...] = tuple(population)
+        self.cum_weights: list[float] = list(accumulate(values)) if values else []
+        self.total: float = self.cum_weights[-1] + 0.0 if values else 0.0
+        self.hi: int = len(population) - 1
+        self.is_fixed: bool = len(population) <= 1
+        self.fixed: str | None = population[0] if len(population) == 1 else None
+        if not self.is_fixed and not self.total > 0.0:
+            raise ValueError('Total of label proportions must be greater than zero.')
+
+
+def compile_rollout(weights: Mapping[str, float]) -> CompiledRollout:
+    """Return the compiled form of a label -> weight mapping (order matters)."""
+    return CompiledRollout(weights)
+
+
+@lru_cache(maxsize=1 << 16)
+def draw(seed: str) -> float:
+    """Return ``random.Random(seed).random()``, memoised: seeding costs microseconds."""
+    return random.Random(seed).random()
+
+
+def select_label(rollout: CompiledRollout, seed: str | None) -> str | None:
+    """Return the label ``random.Random(seed).choices(population, weights)`` would pick.
+
+    A None seed draws from an unseeded generator, as the reference does without a targeting key.
+    """
+    if rollout.is_fixed:
+        return rollout.fixed
+    u = random.random() if seed is None else draw(seed)
+    return rollout.population[bisect_right(rollout.cum_weights, u * rollout.total, 0, rollout.hi)]
+
+
+# Condition kinds, compiled to small ints so evaluation is a few comparisons.
+_KINDS: Final = {
+    'value-equals': 0,
+    'value-does-not-equal': 1,
+    'value-is-in': 2,
+    'value-is-not-in': 3,
+    'value-matches-regex': 4,
+    'value-does-not-match-regex': 5,
+    'key-is-present': 6,
+    'key-is-not-present': 7,
+}
+_MISSING: Final = object()
+
+CompiledCondition = tuple[int, str, Any]
+
+
+def condition_operand(condition: Any) -> Any:
+    """Return the operand of a condition object: its ``value``, ``values`` or ``pattern`` (or None)."""
+    for field in ('value', 'values', 'pattern'):
+        operand = getattr(condition, field, _MISSING)
+        if operand is not _MISSING:
+            return operand
+    return None
+
+
+def _compile_condition(kind: str, attribute: str, operand: Any) -> CompiledCondition:
+    code = _KINDS.get(kind)
+    if code is None:
+        raise ValueError(f'Unknown condition kind {kind!r}.')
+    if code in (4, 5):
+        operand = operand if isinstance(operand, re.Pattern) else re.compile(operand)
+    elif code in (2, 3):
+        operand = tuple(operand)
+    return code, attribute, operand
+
+
+def _matches(condition: CompiledCondition, attributes: Mapping[str, Any]) -> bool:
+    code, attribute, operand = condition
+    if code >= 6:
+        return (attribute in attributes) == (code == 6)
+    value = attributes.get(attribute, _MISSING)
+    if code == 0:
+        return value is not _MISSING and bool(value == operand)
+    if code == 1:
+        return value is _MISSING or bool(value != operand)
+    if code == 2:
+        return value is not _MISSING and value in operand
+    if code == 3:
+        return value is _MISSING or value not in operand
+    found = isinstance(value, str) and operand.search(value) is not None
+    return found if code == 4 else not found
+
+
+def condition_matches(kind: str, attribute: str, operand: Any, attributes: Mapping[str, Any]) -> bool:
+    """Return whether one condition holds for ``attributes`` (Python ``==``/``in``, ``re.search``).
+
+    Absent attributes satisfy the negative kinds; regex kinds only match strings.
+    """
+    return _matches(_compile_condition(kind, attribute, operand), attributes)
+
+
+class CompiledVariable:
+    """One variable ready for fast resolution.
+
+    ``targets`` maps each label to the ``(serialized_value, version)`` it finally leads to, refs
+    already followed; a None value means the code default. ``source`` is the object compiled from,
+    kept so that an unchanged variable in a new config can be recognised and reused.
+    """
+
+    __slots__ = ('aliases', 'name', 'overrides', 'rollout', 'source', 'targets')
+
+    def __init__(
+        self,
+        name: str,
+        targets: dict[str, tuple[str | None, int | None]],
+        rollout: CompiledRollout,
+        overrides: tuple[tuple[tuple[CompiledCondition, ...], CompiledRollout], ...],
+        aliases: tuple[str, ...],
+        source: object,
+    ) -> None:
+        self.name = name
+        self.targets = targets
+        self.rollout = rollout
+        self.overrides = overrides
+        self.aliases = aliases
+        self.source = source
+
+
+def follow_target(labels: Mapping[str, Any], latest: _LatestLike | None, target: Any) -> tuple[str | None, int | None]:
+    """Follow one label target to ``(serialized_value, version)``.
+
+    A labelled value gives itself; ``code_default`` gives ``(None, None)``; ``latest`` gives the
+    latest version, or ``(None, ref's version)`` when there is none; a ref to another label follows
+    the chain, and a cycle or a missing target gives ``(None, version of the ref that broke)``.
+    """
+    visited: set[str] = set()
+    while True:
+        ref = getattr(target, 'ref', None)
+        if ref is None:
+            return target.serialized_value, target.version
+        if ref == CODE_DEFAULT:
+            return None, None
+        if ref == LATEST:
+            if latest is None:
+                return None, target.version
+            return latest.serialized_value, latest.version
+        following = labels.get(ref)
+        if ref in visited or following is None:
+            return None, target.version
+        visited.add(ref)
+        target = following
+
+
+def compile_variable(config: Any) -> CompiledVariable:
+    """Compile a variable config (pydantic model or wire struct with the same attribute names).
+
+    Raises ValueError (or ``re.error``) when the config cannot be resolved: unknown condition kind,
+    invalid regex, rollout weights that leave nothing to draw.
+    """
+    labels: Mapping[str, Any] = config.labels
+    latest = config.latest_version
+    targets = {label: follow_target(labels, latest, target) for label, target in labels.items()}
+    overrides = tuple(
+        (
+            tuple(_compile_condition(c.kind, c.attribute, condition_operand(c)) for c in override.conditions),
+            CompiledRollout(override.rollout.labels),
+        )
+        for override in config.overrides
+    )
+    return CompiledVariable(
+        config.name, targets, CompiledRollout(config.rollout.labels), overrides, tuple(config.aliases or ()), config
+    )
+
+
+def choose_rollout(variable: CompiledVariable, attributes: Mapping[str, Any] | None) -> CompiledRollout:
+    """Return the rollout of the first override whose conditions all hold, else the base rollout."""
+    if variable.overrides:
+        attrs = attributes if attributes is not None else {}
+        for conditions, rollout in variable.overrides:
+            for condition in conditions:
+                if not _matches(condition, attrs):
+                    break
+            else:
+                return rollout
+    return variable.rollout
+
+
+def resolve_label(variable: CompiledVariable, targeting_key: Any, attributes: Mapping[str, Any] | None) -> str | None:
+    """Return the label a targeting key and attributes land in, or None (code default)."""
+    rollout = choose_rollout(variable, attributes)
+    if rollout.is_fixed:
+        return rollout.fixed
+    seed = None if targeting_key is None else f'{variable.name!r}:{targeting_key!r}'
+    return select_label(rollout, seed)
+
+
+def resolve_value(
+    variable: CompiledVariable,
+    targeting_key: Any,
+    attributes: Mapping[str, Any] | None,
+    *,
+    label: str | None = None,
+) -> tuple[str | None, str | None, int | None]:
+    """Return ``(serialized_value, label, version)`` as the reference's ``resolve_value`` does.
+
+    An explicit ``label`` that exists is followed (its value may be None: code default); one that
+    does not exist is ignored. Without a label the rollout decides; no label means all None.
+    """
+    if label is not None and label in variable.targets:
+        value, version = variable.targets[label]
+        return value, label, version
+    selected = resolve_label(variable, targeting_key, attributes)
+    if selected is None:
+        return None, None, None
+    value, version = variable.targets[selected]
+    return value, selected, version

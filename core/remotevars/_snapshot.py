@@ -1,0 +1,210 @@
+"""Config snapshots: the immutable, compiled view of a configuration that reads resolve against.
+
+A snapshot is built from a wire payload (JSON text of ``VariablesConfig``) or from a
+``VariablesConfig`` object and is never mutated afterwards; providers hand new payloads to the client,
+which swaps in a new snapshot whole. Decoding uses msgspec structs that keep only what resolution
+needs (schemas, descriptions and examples are skipped unparsed), which is what makes large configs
+cheap to parse and hold.
+
+Building is forgiving per variable and strict per payload: a payload that is not a JSON object with a
+``variables`` object is rejected whole (:class:`ConfigPayloadError`, the caller keeps its last good
+snapshot), while one malformed variable keeps its previous good version (or is left out) and is
+reported, so the others still update.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+import msgspec
+
+from remotevars._errors import ConfigPayloadError
+from remotevars._resolve import RESERVED_REFS, CompiledVariable, compile_variable
+
+__all__ = ['Snapshot', 'SnapshotState', 'VariableIssue', 'build_snapshot']
+
+_NAME: Final = re.compile(r'[a-zA-Z_][a-zA-Z0-9_]*')
+
+#: ``no_provider``: nothing configured; ``missing_config``: a provider is configured but has not
+#: delivered a config yet; ``loaded``: a config is in force.
+SnapshotState = Literal['no_provider', 'missing_config', 'loaded']
+
+
+class _Label(msgspec.Struct, gc=False):
+    version: int | None = None
+    serialized_value: str | None = None
+    ref: str | None = None
+
+
+class _Latest(msgspec.Struct, gc=False):
+    version: int
+    serialized_value: str
+
+
+class _Rollout(msgspec.Struct, gc=False):
+    labels: dict[str, float] = {}
+
+
+class _Condition(msgspec.Struct, gc=False):
+    kind: str
+    attribute: str
+    value: Any = msgspec.UNSET
+    values: list[Any] | msgspec.UnsetType = msgspec.UNSET
+    pattern: str | msgspec.UnsetType = msgspec.UNSET
+
+
+class _Override(msgspec.Struct, gc=False):
+    conditions: list[_Condition]
+    rollout: _Rollout
+
+
+class _Variable(msgspec.Struct, gc=False):
+    name: str
+    rollout: _Rollout
+    overrides: list[_Override]
+    labels: dict[str, _Label] = {}
+    latest_version: _Latest | None = None
+    aliases: list[str] | None = None
+
+
+class _Payload(msgspec.Struct):
+    variables: dict[str, msgspec.Raw]
+
+
+_PAYLOAD_DECODER: Final = msgspec.json.Decoder(_Payload)
+_VARIABLE_DECODER: Final = msgspec.json.Decoder(_Variable)
+
+
+@dataclass(frozen=True, slots=True)
+class VariableIssue:
+    """A variable of a payload that could not be used, and whether an older good version was kept."""
+
+    name: str
+    error: str
+    kept_previous: bool
+
+
+class Snapshot:
+    """An immutable set of compiled variables, looked up by name and then by alias."""
+
+    __slots__ = ('aliases', 'created_at', 'source', 'state', 'variables')
+
+    def __init__(
+        self,
+        variables: dict[str, CompiledVariable],
+        *,
+        state: SnapshotState,
+        source: str = '',
+        created_at: float | None = None,
+    ) -> None:
+        self.variables = variables
+        self.state: SnapshotState = state
+        self.source = source
+        self.created_at = time.time() if created_at is None else created_at
+        aliases: dict[str, str] = {}
+        for name, variable in variables.items():
+            for alias in variable.aliases:
+                aliases[alias] = name  # the last variable claiming an alias wins, as in the reference
+        self.aliases = aliases
+
+    @classmethod
+    def empty(cls, state: SnapshotState, source: str = '') -> Snapshot:
+        """Return a snapshot with no variables in the given state."""
+        return cls({}, state=state, source=source)
+
+    def lookup(self, name: str) -> CompiledVariable | None:
+        """Return the variable called ``name`` (direct names beat aliases), or None."""
+        found = self.variables.get(name)
+        if found is None:
+            canonical = self.aliases.get(name)
+            if canonical is not None:
+                found = self.variables[canonical]
+        return found
+
+
+def _check(key: str, variable: _Variable) -> None:
+    # The checks pydantic's VariableConfig/VariablesConfig validators make, with the same messages.
+    if key != variable.name:
+        raise ValueError(f'`variables` has invalid lookup key {key!r} for value with name {variable.name!r}.')
+    if not _NAME.fullmatch(variable.name):
+        raise ValueError(f'Invalid variable name {variable.name!r}.')
+    for alias in variable.aliases or ():
+        if not _NAME.fullmatch(alias):
+            raise ValueError(f'Invalid alias {alias!r}.')
+    for label, target in variable.labels.items():
+        if target.ref is None:
+            if target.version is None or target.serialized_value is None:
+                raise ValueError(f'Label {label!r} needs `version` and `serialized_value`, or `ref`.')
+        elif target.ref not in RESERVED_REFS and target.ref not in variable.labels:
+            raise ValueError(f'Label {label!r} has ref {target.ref!r} which is not present in `labels`.')
+    rollouts = [('`rollout.labels`', variable.rollout)]
+    rollouts += [(f'`overrides[{i}].rollout`', o.rollout) for i, o in enumerate(variable.overrides)]
+    for where, rollout in rollouts:
+        weights = rollout.labels.values()
+        if any(not (0.0 <= w < float('inf')) for w in weights):
+            raise ValueError('Label proportions must be finite and not negative.')
+        if sum(weights) > 1.0 + 1e-9:
+            raise ValueError('Label proportions must not sum to more than 1.')
+        for label in rollout.labels:
+            if label not in variable.labels:
+                raise ValueError(f'Label {label!r} present in {where} is not present in `labels`.')
+    for override in variable.overrides:
+        for condition in override.conditions:
+            needs = {
+                'value-equals': 'value',
+                'value-does-not-equal': 'value',
+                'value-is-in': 'values',
+                'value-is-not-in': 'values',
+                'value-matches-regex': 'pattern',
+                'value-does-not-match-regex': 'pattern',
+            }.get(condition.kind)
+            if needs is not None and getattr(condition, needs) is msgspec.UNSET:
+                raise ValueError(f'Condition {condition.kind!r} needs `{needs}`.')
+
+
+def build_snapshot(
+    payload: bytes | str | Mapping[str, Any] | Any,
+    previous: Snapshot | None = None,
+    *,
+    source: str = '',
+) -> tuple[Snapshot, list[VariableIssue]]:
+    """Build a snapshot from JSON text, a mapping, or a ``VariablesConfig``.
+
+    Variables equal to their version in ``previous`` reuse its compiled object, so per-variable
+    caches survive unrelated updates. Returns the snapshot and the variables that could not be used.
+    Raises :class:`ConfigPayloadError` when the payload as a whole is unusable.
+    """
+    if hasattr(payload, 'model_dump_json'):
+        payload = payload.model_dump_json()
+    elif isinstance(payload, Mapping):
+        try:
+            payload = msgspec.json.encode(payload)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise ConfigPayloadError(f'config is not JSON-serialisable: {exc}') from exc
+    try:
+        decoded = _PAYLOAD_DECODER.decode(payload)
+    except msgspec.DecodeError as exc:
+        raise ConfigPayloadError(f'not a valid variables config: {exc}') from exc
+
+    old = previous.variables if previous is not None else {}
+    variables: dict[str, CompiledVariable] = {}
+    issues: list[VariableIssue] = []
+    for key, raw in decoded.variables.items():
+        try:
+            wire = _VARIABLE_DECODER.decode(raw)
+            before = old.get(key)
+            if before is not None and before.source == wire:
+                variables[key] = before
+                continue
+            _check(key, wire)
+            variables[key] = compile_variable(wire)
+        except (msgspec.DecodeError, ValueError, re.error) as exc:
+            kept = old.get(key)
+            if kept is not None:
+                variables[key] = kept
+            issues.append(VariableIssue(key, str(exc), kept_previous=kept is not None))
+    return Snapshot(variables, state='loaded', source=source), issues

@@ -1,0 +1,463 @@
+"""``Variable[T]`` and ``ResolvedVariable[T]``: declaring a typed variable and reading it.
+
+A read resolves against the client's current snapshot (or the one pinned for the request), then
+decodes the chosen version with the variable's pydantic ``TypeAdapter``. Decoded values are cached per
+serialized value, and whole results per (compiled variable, label), so a repeated read costs a few
+dictionary lookups. Values are therefore shared between reads: treat them as read-only.
+
+Reads never raise: any failure yields the code default with a reason and the exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Final, Generic, Literal, TypeVar, cast
+
+from pydantic import TypeAdapter, ValidationError
+from pydantic_core import PydanticSerializationError
+
+from remotevars import _resolve
+from remotevars._errors import VariableSerializationError
+from remotevars._targeting import TARGETING
+
+if TYPE_CHECKING:
+    from remotevars._client import Client
+    from remotevars._resolve import CompiledVariable
+    from remotevars._snapshot import Snapshot
+    from remotevars.config import VariableConfig
+
+__all__ = [
+    'PINNED',
+    'ResolutionReason',
+    'ResolveFunction',
+    'ResolvedVariable',
+    'Variable',
+    'active_variables',
+    'is_resolve_function',
+]
+
+T = TypeVar('T')
+T_co = TypeVar('T_co', covariant=True)
+
+logger = logging.getLogger('remotevars')
+
+ResolutionReason = Literal[
+    'resolved',
+    'context_override',
+    'code_default',
+    'missing_config',
+    'unrecognized_variable',
+    'no_provider',
+    'validation_error',
+    'other_error',
+]
+"""Why a read returned what it did.
+
+``resolved``: a value from the config. ``context_override``: from ``Variable.override``.
+``code_default``: the config routes this read to the code default (rollout remainder, empty rollout,
+a label that refs ``code_default`` or a ``latest`` with no versions). ``unrecognized_variable``: the
+config has no such variable. ``missing_config``: a provider is configured but no config has arrived.
+``no_provider``: nothing is configured. ``validation_error``: the config's value does not fit the
+type (code default served). ``other_error``: an unexpected failure (code default served).
+"""
+
+#: A code default (or override) computed per read from ``(targeting_key, attributes)``.
+ResolveFunction = Callable[[Any, Mapping[str, Any]], T]
+
+_OVERRIDES: Final[ContextVar[Mapping[str, Any] | None]] = ContextVar('remotevars_overrides', default=None)
+#: Snapshots pinned for the current request, by client (set by ``Client.pinned()``).
+PINNED: Final[ContextVar[Mapping[Client, Snapshot] | None]] = ContextVar('remotevars_pinned', default=None)
+#: The stack of results entered as context managers: ``(result, outer)`` links.
+_ACTIVE: Final[ContextVar[tuple[ResolvedVariable[Any], Any] | None]] = ContextVar('remotevars_active', default=None)
+
+_DECODE_CACHE_LIMIT: Final = 512
+_EMPTY: Final[Mapping[str, Any]] = {}
+
+
+def is_resolve_function(candidate: Any) -> bool:
+    """Return whether ``candidate`` is callable with exactly two positional arguments.
+
+    That is: it accepts ``*args`` with at most two required positionals, or it has at most two
+    required and at least two positional parameters. Keyword-only parameters and ``**kwargs`` are
+    ignored; uninspectable callables are not resolve functions.
+    """
+    if not callable(candidate):
+        return False
+    try:
+        parameters = inspect.signature(candidate).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    required = [p for p in positional if p.default is p.empty]
+    has_varargs = any(p.kind is p.VAR_POSITIONAL for p in parameters)
+    if has_varargs:
+        return len(required) <= 2
+    return len(required) <= 2 <= len(positional)
+
+
+class ResolvedVariable(Generic[T_co]):
+    """The result of a read: the value and where it came from. Immutable.
+
+    Entering it as a context manager records it as active (see :func:`active_variables`) until the
+    block ends, so logging and tracing code can tag what happens inside with the label and version.
+    """
+
+    __slots__ = ('exception', 'label', 'name', 'reason', 'value', 'version')
+
+    name: str
+    value: T_co
+    label: str | None
+    version: int | None
+    reason: ResolutionReason
+    exception: Exception | None
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        value: T_co,
+        reason: ResolutionReason,
+        label: str | None = None,
+        version: int | None = None,
+        exception: Exception | None = None,
+    ) -> None:
+        setter = object.__setattr__
+        setter(self, 'name', name)
+        setter(self, 'value', value)
+        setter(self, 'label', label)
+        setter(self, 'version', version)
+        setter(self, 'reason', reason)
+        setter(self, 'exception', exception)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f'ResolvedVariable is immutable; cannot set {name!r}')
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f'ResolvedVariable is immutable; cannot delete {name!r}')
+
+    def __repr__(self) -> str:
+        return (
+            f'ResolvedVariable(name={self.name!r}, value={self.value!r}, label={self.label!r}, '
+            f'version={self.version!r}, reason={self.reason!r}, exception={self.exception!r})'
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ResolvedVariable):
+            return NotImplemented
+        return (self.name, self.value, self.label, self.version, self.reason, self.exception) == (
+            other.name,
+            other.value,
+            other.label,
+            other.version,
+            other.reason,
+            other.exception,
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # values may be unhashable
+
+    def __enter__(self) -> ResolvedVariable[T_co]:
+        _ACTIVE.set((self, _ACTIVE.get()))
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        # Results are shared between reads, so the link is found by identity rather than a token.
+        top = _ACTIVE.get()
+        if top is not None and top[0] is self:
+            _ACTIVE.set(top[1])
+
+
+def active_variables() -> dict[str, ResolvedVariable[Any]]:
+    """Return the results entered with ``with var.get() as r:`` in this context, by name."""
+    found: dict[str, ResolvedVariable[Any]] = {}
+    link = _ACTIVE.get()
+    while link is not None:
+        found.setdefault(link[0].name, link[0])
+        link = link[1]
+    return found
+
+
+class Variable(Generic[T]):
+    """A typed runtime variable with a code default. Create with :func:`remotevars.var`.
+
+    ``get()`` returns a :class:`ResolvedVariable` whose ``value`` is a ``T``: the config's value for
+    the targeting key and attributes, or the code default.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        type: Any,
+        default: T | ResolveFunction[T],
+        description: str | None,
+        client: Client,
+    ) -> None:
+        self.name = name
+        self.value_type = type
+        self.default = default
+        self.description = description
+        self.type_adapter: TypeAdapter[T] = TypeAdapter(type)
+        self._client = client
+        self._default_function: ResolveFunction[T] | None = (
+            cast('ResolveFunction[T]', default) if is_resolve_function(default) else None
+        )
+        # What a static default serves as (unused when the default is a resolve function).
+        self._static_default: T = cast(T, default)
+        self._default_results: dict[str, ResolvedVariable[T]] = {}
+        # (compiled variable, {label: result}) swapped as one tuple so threads never mix the two.
+        self._results: tuple[CompiledVariable | None, dict[str, ResolvedVariable[T] | None]] = (None, {})
+        self._decoded: dict[str, tuple[bool, Any]] = {}
+
+    def __repr__(self) -> str:
+        return f'Variable(name={self.name!r}, type={self.value_type!r}, default={self.default!r})'
+
+    @property
+    def client(self) -> Client:
+        """The client this variable reads from."""
+        return self._client
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def get(
+        self,
+        targeting_key: Any = None,
+        attributes: Mapping[str, Any] | None = None,
+        *,
+        label: str | None = None,
+    ) -> ResolvedVariable[T]:
+        """Resolve the variable for a targeting key and attributes. Never raises.
+
+        Without ``targeting_key`` the targeting context decides; with neither, a multi-label rollout
+        draws at random on each read (as the reference does). An explicit ``label`` that exists is
+        served (its code-default ref gives the code default); one that does not is ignored.
+        """
+        try:
+            overrides = _OVERRIDES.get()
+            if overrides is not None and self.name in overrides:
+                return self._from_override(overrides[self.name], targeting_key, attributes)
+            client = self._client
+            pinned = PINNED.get()
+            snapshot = client._snapshot if pinned is None else pinned.get(client, client._snapshot)
+            variable = snapshot.variables.get(self.name) or snapshot.lookup(self.name)
+            if variable is None:
+                if snapshot.state == 'missing_config':
+                    snapshot = client._wait_for_first_config(snapshot)
+                    variable = snapshot.lookup(self.name)
+                if variable is None:
+                    reason: ResolutionReason = 'unrecognized_variable' if snapshot.state == 'loaded' else snapshot.state
+                    return self._code_default(reason, targeting_key, attributes)
+            if label is not None and label in variable.targets:
+                selected: str | None = label
+            else:
+                rollout = variable.rollout
+                if variable.overrides:
+                    attributes = self._merged_attributes(attributes)
+                    rollout = _resolve.choose_rollout(variable, attributes)
+                if rollout.is_fixed:
+                    selected = rollout.fixed
+                else:
+                    if targeting_key is None:
+                        targeting = TARGETING.get()
+                        if targeting is not None:
+                            targeting_key = targeting.key_for(self.name)
+                    selected = _resolve.select_label(
+                        rollout, None if targeting_key is None else f'{variable.name!r}:{targeting_key!r}'
+                    )
+            if selected is None:
+                return self._code_default('code_default', targeting_key, attributes)
+            cache = self._results
+            if cache[0] is not variable:
+                cache = self._results = (variable, {})
+            result = cache[1].get(selected)
+            if result is None:
+                result = self._label_result(variable, selected, cache[1])
+                if result is None:
+                    return self._code_default('code_default', targeting_key, attributes)
+            return result
+        except Exception as exc:  # reads never raise
+            return self._failed(exc, targeting_key, attributes)
+
+    def _merged_attributes(self, attributes: Mapping[str, Any] | None) -> Mapping[str, Any]:
+        targeting = TARGETING.get()
+        context = None if targeting is None else targeting.attributes
+        if not context:
+            return attributes if attributes is not None else _EMPTY
+        if not attributes:
+            return context
+        return {**context, **attributes}
+
+    def _targeting_key(self, targeting_key: Any) -> Any:
+        if targeting_key is None:
+            targeting = TARGETING.get()
+            if targeting is not None:
+                return targeting.key_for(self.name)
+        return targeting_key
+
+    def _label_result(
+        self, variable: CompiledVariable, label: str, cache: dict[str, ResolvedVariable[T] | None]
+    ) -> ResolvedVariable[T] | None:
+        """Build (and cache when possible) the result of serving ``label``; None = code default."""
+        serialized, version = variable.targets[label]
+        if serialized is None:
+            return None
+        ok, decoded = self._decode(serialized, label, version)
+        if ok:
+            result: ResolvedVariable[T] = ResolvedVariable(
+                name=self.name, value=decoded, label=label, version=version, reason='resolved'
+            )
+        elif self._default_function is not None:
+            return self._call_default(None, _EMPTY, 'validation_error', decoded)
+        else:
+            # The code default was served, so no label/version is reported (fixes the reference's
+            # mis-attribution of the failed label).
+            result = ResolvedVariable(
+                name=self.name,
+                value=self._static_default,
+                reason='validation_error',
+                exception=decoded,
+            )
+        cache[label] = result
+        return result
+
+    def _decode(self, serialized: str, label: str, version: int | None) -> tuple[bool, Any]:
+        """Validate JSON text against the type once; later calls return the cached outcome."""
+        found = self._decoded.get(serialized)
+        if found is None:
+            try:
+                found = (True, self.type_adapter.validate_json(serialized))
+            except (ValidationError, ValueError, TypeError) as exc:
+                found = (False, exc)
+                logger.warning(
+                    'Variable %r: label %r (version %s) does not fit the type; serving the code default: %s',
+                    self.name,
+                    label,
+                    version,
+                    exc,
+                )
+            if len(self._decoded) >= _DECODE_CACHE_LIMIT:
+                self._decoded.clear()
+            self._decoded[serialized] = found
+        return found
+
+    def _code_default(
+        self, reason: ResolutionReason, targeting_key: Any, attributes: Mapping[str, Any] | None
+    ) -> ResolvedVariable[T]:
+        if self._default_function is not None:
+            return self._call_default(
+                self._targeting_key(targeting_key), self._merged_attributes(attributes), reason, None
+            )
+        result = self._default_results.get(reason)
+        if result is None:
+            result = self._default_results[reason] = ResolvedVariable(
+                name=self.name,
+                value=self._static_default,
+                reason=reason,
+            )
+        return result
+
+    def _call_default(
+        self,
+        targeting_key: Any,
+        attributes: Mapping[str, Any],
+        reason: ResolutionReason,
+        exception: Exception | None,
+    ) -> ResolvedVariable[T]:
+        assert self._default_function is not None
+        try:
+            value: Any = self._default_function(targeting_key, attributes)
+        except Exception as exc:
+            logger.warning('Variable %r: the code default function raised; returning None: %r', self.name, exc)
+            return ResolvedVariable(
+                name=self.name, value=cast(T, None), reason='other_error', exception=exception or exc
+            )
+        return ResolvedVariable(name=self.name, value=value, reason=reason, exception=exception)
+
+    def _failed(self, exc: Exception, targeting_key: Any, attributes: Mapping[str, Any] | None) -> ResolvedVariable[T]:
+        logger.error('Variable %r could not be resolved; serving the code default', self.name, exc_info=exc)
+        if self._default_function is not None:
+            try:
+                return self._call_default(targeting_key, attributes or _EMPTY, 'other_error', exc)
+            except Exception:  # pragma: no cover - _call_default already guards the call
+                pass
+        return ResolvedVariable(name=self.name, value=self._static_default, reason='other_error', exception=exc)
+
+    def _from_override(
+        self, override: Any, targeting_key: Any, attributes: Mapping[str, Any] | None
+    ) -> ResolvedVariable[T]:
+        if is_resolve_function(override):
+            override = override(self._targeting_key(targeting_key), self._merged_attributes(attributes))
+        try:
+            value = self.type_adapter.validate_python(override)
+        except (ValidationError, ValueError, TypeError) as exc:
+            # Unlike the reference, an override that does not fit the type is not served verbatim.
+            logger.warning('Variable %r: the override does not fit the type; serving the code default', self.name)
+            default = self._code_default('code_default', targeting_key, attributes)
+            return ResolvedVariable(name=self.name, value=default.value, reason='validation_error', exception=exc)
+        return ResolvedVariable(name=self.name, value=value, reason='context_override')
+
+    # -- testing, refreshing, exporting ---------------------------------------------------------
+
+    @contextmanager
+    def override(self, value: T | ResolveFunction[T]) -> Iterator[None]:
+        """Serve ``value`` (or what a resolve function returns) for this name inside the block.
+
+        Overrides apply by name in the current context (thread, task) and nest.
+        """
+        current = _OVERRIDES.get()
+        token = _OVERRIDES.set({**(current or {}), self.name: value})
+        try:
+            yield
+        finally:
+            _OVERRIDES.reset(token)
+
+    def refresh_sync(self, force: bool = False) -> None:
+        """Ask the client's provider to refresh now (``force`` skips any freshness check)."""
+        self._client.refresh(force=force)
+
+    async def refresh(self, force: bool = False) -> None:
+        """Like :meth:`refresh_sync`, without blocking the event loop."""
+        await asyncio.to_thread(self._client.refresh, force=force)
+
+    def to_config(self, *, strict: bool = False) -> VariableConfig:
+        """Return a minimal ``VariableConfig``: name, description, JSON schema and example.
+
+        The example is the JSON of the code default (None for a resolve function). With
+        ``strict=True`` a default that cannot be serialised raises
+        :class:`~remotevars.VariableSerializationError` naming the variable; otherwise it is None.
+        """
+        from remotevars.config import Rollout, VariableConfig
+
+        return VariableConfig(
+            name=self.name,
+            description=self.description,
+            labels={},
+            rollout=Rollout(labels={}),
+            overrides=[],
+            json_schema=self.type_adapter.json_schema(),
+            example=self.serialized_default(strict=strict),
+        )
+
+    def serialized_default(self, *, strict: bool = False) -> str | None:
+        """Return the code default as JSON text (None for a resolve function).
+
+        Raises :class:`~remotevars.VariableSerializationError` with ``strict=True`` when it cannot be
+        serialised; returns None in that case otherwise.
+        """
+        if self._default_function is not None:
+            return None
+        try:
+            return self.type_adapter.dump_json(self._static_default).decode()
+        except (PydanticSerializationError, ValueError, TypeError) as exc:
+            if strict:
+                raise VariableSerializationError(
+                    f'The code default of variable {self.name!r} cannot be serialised to JSON: {exc}'
+                ) from exc
+            return None

@@ -1,0 +1,39 @@
+"""The core never imports a web framework: checked on its source, and in a fresh interpreter."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import remotevars
+
+CORE = Path(remotevars.__file__).parent
+FRAMEWORKS = {'django', 'flask', 'werkzeug', 'django_remotevars', 'flask_remotevars', 'jinja2', 'blinker'}
+
+
+def _imported_roots(path: Path) -> set[str]:
+    roots: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            roots.update(alias.name.split('.')[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            roots.add(node.module.split('.')[0])
+    return roots
+
+
+def test_core_source_imports_no_framework() -> None:
+    offenders = {
+        str(path.relative_to(CORE)): sorted(_imported_roots(path) & FRAMEWORKS) for path in CORE.rglob('*.py')
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_importing_core_loads_no_framework() -> None:
+    code = (
+        'import sys, remotevars, remotevars.config, remotevars.providers.local\n'
+        f'print(sorted(m for m in sys.modules if m.split(".")[0] in {sorted(FRAMEWORKS)!r}))'
+    )
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == '[]'
