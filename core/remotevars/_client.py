@@ -44,8 +44,8 @@ class _Sink:
         self._client = client
         self._provider = provider
 
-    def apply(self, payload: Any, *, source: str) -> list[VariableIssue]:
-        return self._client._apply(self._provider, payload, source)
+    def apply(self, payload: Any, *, source: str, from_cache: bool = False) -> list[VariableIssue]:
+        return self._client._apply(self._provider, payload, source, from_cache)
 
     def first_attempt_done(self) -> None:
         self._client._first_attempt.set()
@@ -58,6 +58,7 @@ class Client:
         self._snapshot: Snapshot = Snapshot.empty('no_provider')
         self._registry: dict[str, Variable[Any]] = {}
         self._provider: VariableProvider | None = None
+        self._options: VariablesOptions | LocalVariablesOptions | None = None
         self._listeners: list[RefreshListener] = []
         self._lock = threading.RLock()
         self._first_attempt = threading.Event()
@@ -143,6 +144,7 @@ class Client:
             if previous is not None:
                 previous.shutdown(0.2)
             self._first_attempt = threading.Event()
+            self._options = variables
             if variables is None:
                 self._snapshot = Snapshot.empty('no_provider')
                 return
@@ -180,12 +182,15 @@ class Client:
             f'variables must be VariablesOptions, LocalVariablesOptions or None, not {type(options).__name__}'
         )
 
-    def _apply(self, provider: VariableProvider, payload: Any, source: str) -> list[VariableIssue]:
+    def _apply(self, provider: VariableProvider, payload: Any, source: str, from_cache: bool) -> list[VariableIssue]:
         with self._lock:
             if provider is not self._provider:
                 return []  # a provider that was replaced must not install its late results
             old = self._snapshot
-            new, issues = build_snapshot(payload, old if old.state == 'loaded' else None, source=source)
+            # Compiled variables (and the results cached on them) are only reused between snapshots of
+            # the same kind, so nothing read from a cache file is later reported as fresh.
+            previous = old if old.state == ('cached' if from_cache else 'loaded') else None
+            new, issues = build_snapshot(payload, previous, source=source, from_cache=from_cache)
             changes = diff_snapshots(old, new)
             self._snapshot = new
             listeners = list(self._listeners)
@@ -210,6 +215,11 @@ class Client:
         return self._snapshot
 
     # -- runtime --------------------------------------------------------------------------------
+
+    @property
+    def options(self) -> VariablesOptions | LocalVariablesOptions | None:
+        """The options of the last ``configure()`` (None when nothing is configured)."""
+        return self._options
 
     @property
     def snapshot(self) -> Snapshot:

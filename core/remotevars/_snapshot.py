@@ -30,8 +30,9 @@ __all__ = ['Snapshot', 'SnapshotState', 'VariableIssue', 'build_snapshot']
 _NAME: Final = re.compile(r'[a-zA-Z_][a-zA-Z0-9_]*')
 
 #: ``no_provider``: nothing configured; ``missing_config``: a provider is configured but has not
-#: delivered a config yet; ``loaded``: a config is in force.
-SnapshotState = Literal['no_provider', 'missing_config', 'loaded']
+#: delivered a config yet; ``loaded``: a config is in force; ``cached``: a last-good copy (from a
+#: cache file) is in force because the source could not be reached.
+SnapshotState = Literal['no_provider', 'missing_config', 'loaded', 'cached']
 
 
 class _Label(msgspec.Struct, gc=False):
@@ -171,6 +172,7 @@ def build_snapshot(
     previous: Snapshot | None = None,
     *,
     source: str = '',
+    from_cache: bool = False,
 ) -> tuple[Snapshot, list[VariableIssue]]:
     """Build a snapshot from JSON text, a mapping, or a ``VariablesConfig``.
 
@@ -207,4 +209,4 @@ def build_snapshot(
             if kept is not None:
                 variables[key] = kept
             issues.append(VariableIssue(key, str(exc), kept_previous=kept is not None))
-    return Snapshot(variables, state='loaded', source=source), issues
+    return Snapshot(variables, state='cached' if from_cache else 'loaded', source=source), issues

@@ -49,6 +49,7 @@ logger = logging.getLogger('remotevars')
 
 ResolutionReason = Literal[
     'resolved',
+    'cached',
     'context_override',
     'code_default',
     'missing_config',
@@ -59,7 +60,8 @@ ResolutionReason = Literal[
 ]
 """Why a read returned what it did.
 
-``resolved``: a value from the config. ``context_override``: from ``Variable.override``.
+``resolved``: a value from the config. ``cached``: a value from the last-good cache file, served
+because the server has not been reached yet. ``context_override``: from ``Variable.override``.
 ``code_default``: the config routes this read to the code default (rollout remainder, empty rollout,
 a label that refs ``code_default`` or a ``latest`` with no versions). ``unrecognized_variable``: the
 config has no such variable. ``missing_config``: a provider is configured but no config has arrived.
@@ -77,6 +79,13 @@ PINNED: Final[ContextVar[Mapping[Client, Snapshot] | None]] = ContextVar('remote
 _ACTIVE: Final[ContextVar[tuple[ResolvedVariable[Any], Any] | None]] = ContextVar('remotevars_active', default=None)
 
 _DECODE_CACHE_LIMIT: Final = 512
+#: Why a variable absent from the snapshot is served its code default, by snapshot state.
+_MISSING_REASON: Final[dict[str, ResolutionReason]] = {
+    'no_provider': 'no_provider',
+    'missing_config': 'missing_config',
+    'loaded': 'unrecognized_variable',
+    'cached': 'unrecognized_variable',
+}
 _EMPTY: Final[Mapping[str, Any]] = {}
 
 
@@ -252,8 +261,7 @@ class Variable(Generic[T]):
                     snapshot = client._wait_for_first_config(snapshot)
                     variable = snapshot.lookup(self.name)
                 if variable is None:
-                    reason: ResolutionReason = 'unrecognized_variable' if snapshot.state == 'loaded' else snapshot.state
-                    return self._code_default(reason, targeting_key, attributes)
+                    return self._code_default(_MISSING_REASON[snapshot.state], targeting_key, attributes)
             if label is not None and label in variable.targets:
                 selected: str | None = label
             else:
@@ -278,7 +286,7 @@ class Variable(Generic[T]):
                 cache = self._results = (variable, {})
             result = cache[1].get(selected)
             if result is None:
-                result = self._label_result(variable, selected, cache[1])
+                result = self._label_result(variable, selected, cache[1], snapshot.state == 'cached')
                 if result is None:
                     return self._code_default('code_default', targeting_key, attributes)
             return result
@@ -302,7 +310,7 @@ class Variable(Generic[T]):
         return targeting_key
 
     def _label_result(
-        self, variable: CompiledVariable, label: str, cache: dict[str, ResolvedVariable[T] | None]
+        self, variable: CompiledVariable, label: str, cache: dict[str, ResolvedVariable[T] | None], cached: bool
     ) -> ResolvedVariable[T] | None:
         """Build (and cache when possible) the result of serving ``label``; None = code default."""
         serialized, version = variable.targets[label]
@@ -311,7 +319,7 @@ class Variable(Generic[T]):
         ok, decoded = self._decode(serialized, label, version)
         if ok:
             result: ResolvedVariable[T] = ResolvedVariable(
-                name=self.name, value=decoded, label=label, version=version, reason='resolved'
+                name=self.name, value=decoded, label=label, version=version, reason='cached' if cached else 'resolved'
             )
         elif self._default_function is not None:
             return self._call_default(None, _EMPTY, 'validation_error', decoded)

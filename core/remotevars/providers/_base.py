@@ -19,8 +19,11 @@ __all__ = ['ConfigSink', 'ProviderStatus', 'VariableProvider']
 class ConfigSink(Protocol):
     """What a provider reports to: new payloads, and that the first attempt to get one is over."""
 
-    def apply(self, payload: Any, *, source: str) -> list[VariableIssue]:
+    def apply(self, payload: Any, *, source: str, from_cache: bool = False) -> list[VariableIssue]:
         """Install ``payload`` (JSON bytes/str, mapping or ``VariablesConfig``) as the config.
+
+        ``from_cache`` marks a last-good copy served because the source is unreachable; reads then
+        report ``reason='cached'`` until a fresh config arrives.
 
         Returns the variables that could not be used; raises
         :class:`~remotevars.ConfigPayloadError` when the payload as a whole is unusable (the
