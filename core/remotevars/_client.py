@@ -21,7 +21,7 @@ from remotevars._errors import ConfigurationError, VariableRegistrationError
 from remotevars._events import RefreshEvent, diff_snapshots
 from remotevars._options import LocalVariablesOptions, VariablesOptions
 from remotevars._snapshot import Snapshot, VariableIssue, build_snapshot
-from remotevars._variable import PINNED, ResolveFunction, Variable, is_resolve_function
+from remotevars._variable import ACTIVE_CLIENT, PINNED, ResolveFunction, Variable, is_resolve_function
 from remotevars.providers._base import ProviderStatus, VariableProvider
 
 __all__ = ['Client', 'RefreshListener']
@@ -54,9 +54,16 @@ class _Sink:
 class Client:
     """A registry of variables plus the provider and snapshot they resolve against."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, share_variables_with: Client | None = None) -> None:
+        """Create a client; ``share_variables_with`` makes it use another client's registry.
+
+        Sharing lets several apps in one process (each with its own client and config) read the
+        variables declared once with :func:`remotevars.var`; see :meth:`activated`.
+        """
         self._snapshot: Snapshot = Snapshot.empty('no_provider')
-        self._registry: dict[str, Variable[Any]] = {}
+        self._registry: dict[str, Variable[Any]] = (
+            {} if share_variables_with is None else share_variables_with._registry
+        )
         self._provider: VariableProvider | None = None
         self._options: VariablesOptions | LocalVariablesOptions | None = None
         self._listeners: list[RefreshListener] = []
@@ -237,6 +244,16 @@ class Client:
             yield snapshot
         finally:
             PINNED.reset(token)
+
+    @contextmanager
+    def activated(self) -> Iterator[Client]:
+        """Make every read inside the block use this client's config, whichever client a
+        variable was declared on (per thread/task; used per request by the adapters)."""
+        token = ACTIVE_CLIENT.set(self)
+        try:
+            yield self
+        finally:
+            ACTIVE_CLIENT.reset(token)
 
     def add_listener(self, listener: RefreshListener) -> None:
         """Call ``listener(event)`` after each applied config, from the thread that applied it."""

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from remotevars.config import VariableConfig
 
 __all__ = [
+    'ACTIVE_CLIENT',
     'PINNED',
     'ResolutionReason',
     'ResolveFunction',
@@ -75,6 +76,9 @@ ResolveFunction = Callable[[Any, Mapping[str, Any]], T]
 _OVERRIDES: Final[ContextVar[Mapping[str, Any] | None]] = ContextVar('remotevars_overrides', default=None)
 #: Snapshots pinned for the current request, by client (set by ``Client.pinned()``).
 PINNED: Final[ContextVar[Mapping[Client, Snapshot] | None]] = ContextVar('remotevars_pinned', default=None)
+#: The client whose config reads use in this context, whatever client a variable was declared on
+#: (set by ``Client.activated()``; lets several apps in one process share declared variables).
+ACTIVE_CLIENT: Final[ContextVar[Client | None]] = ContextVar('remotevars_active_client', default=None)
 #: The stack of results entered as context managers: ``(result, outer)`` links.
 _ACTIVE: Final[ContextVar[tuple[ResolvedVariable[Any], Any] | None]] = ContextVar('remotevars_active', default=None)
 
@@ -252,7 +256,7 @@ class Variable(Generic[T]):
             overrides = _OVERRIDES.get()
             if overrides is not None and self.name in overrides:
                 return self._from_override(overrides[self.name], targeting_key, attributes)
-            client = self._client
+            client = ACTIVE_CLIENT.get() or self._client
             pinned = PINNED.get()
             snapshot = client._snapshot if pinned is None else pinned.get(client, client._snapshot)
             variable = snapshot.variables.get(self.name) or snapshot.lookup(self.name)
