@@ -117,13 +117,20 @@ _MISSING: Final = object()
 CompiledCondition = tuple[int, str, Any]
 
 
+_OPERAND_FIELDS: Final = {
+    'value-equals': 'value',
+    'value-does-not-equal': 'value',
+    'value-is-in': 'values',
+    'value-is-not-in': 'values',
+    'value-matches-regex': 'pattern',
+    'value-does-not-match-regex': 'pattern',
+}
+
+
 def condition_operand(condition: Any) -> Any:
-    """Return the operand of a condition object: its ``value``, ``values`` or ``pattern`` (or None)."""
-    for field in ('value', 'values', 'pattern'):
-        operand = getattr(condition, field, _MISSING)
-        if operand is not _MISSING:
-            return operand
-    return None
+    """Return the operand a condition's kind uses: its ``value``, ``values`` or ``pattern`` (None for key kinds)."""
+    field = _OPERAND_FIELDS.get(condition.kind)
+    return None if field is None else getattr(condition, field)
 
 
 def _compile_condition(kind: str, attribute: str, operand: Any) -> CompiledCondition:

@@ -33,6 +33,7 @@ class LocalProvider(VariableProvider):
         self._debounce_ms = debounce_ms
         self._sink: ConfigSink | None = None
         self._last_bytes: bytes | None = None
+        self._last_stat: tuple[int, int, int] | None = None
         self._last_refresh: float | None = None
         self._last_error: str | None = None
         self._lock = threading.Lock()
@@ -96,20 +97,33 @@ class LocalProvider(VariableProvider):
             return Path(changed) == path
 
         try:
-            for _changes in watch(
+            # Events arrive at once; the periodic empty yield (every rust_timeout ms) re-checks the file's
+            # stat, which covers a save made before the watch was set up and filesystems without events.
+            for changes in watch(
                 path.parent,
                 watch_filter=is_ours,
                 stop_event=self._stop,
                 debounce=self._debounce_ms,
                 step=20,
-                rust_timeout=500,
-                yield_on_timeout=False,
+                rust_timeout=1000,
+                yield_on_timeout=True,
                 raise_interrupt=False,
             ):
-                if path.exists():
+                if changes or self._stat_changed():
                     self.refresh()
         except Exception:  # pragma: no cover - the watcher must never take the process down
             logger.exception('Watching %s stopped', path)
+
+    def _stat_changed(self) -> bool:
+        assert self._path is not None
+        try:
+            st = self._path.stat()
+        except OSError:
+            return False
+        signature = (st.st_mtime_ns, st.st_size, st.st_ino)
+        changed = signature != self._last_stat
+        self._last_stat = signature
+        return changed
 
     def shutdown(self, timeout: float = 1.0) -> None:
         """Stop watching the file."""
