@@ -39,7 +39,7 @@ def show() -> None:
             upload = max_upload_mb.get()
         print(
             f'{user:<7} {plan:<11} {f"{banner.value} ({banner.label})":<48} '
-            f'{f"{agent.value.model} ({agent.label})":<32} {str(checkout.value):<9} {upload.value} ({upload.reason})'
+            f'{f"{agent.value.model} ({agent.label})":<32} {checkout.value!s:<9} {upload.value} ({upload.reason})'
         )
 
 
@@ -53,8 +53,8 @@ def main() -> None:
     print(f'remotevars demo: {len(remotevars.variables_get())} variables, config {args.config}\n')
     show()
     if args.watch:
-        changed = []
-        remotevars.get_client().add_listener(lambda event: changed.append(event))
+        changed: list[remotevars.RefreshEvent] = []
+        remotevars.get_client().add_listener(changed.append)
         print('\nWatching the file; edit it to see changes (Ctrl-C to stop).')
         try:
             while True:
