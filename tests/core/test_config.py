@@ -28,6 +28,7 @@ from remotevars import (
     VariablesConfig,
     VariableTypeConfig,
 )
+from tests.conftest import FIXTURES
 
 # A file as the reference SDK writes it (model_dump_json of every label kind, all condition kinds).
 REFERENCE_FILE: dict[str, Any] = {
@@ -437,3 +438,28 @@ class TestVariablesConfigHelpers:
 def test_variable_type_config_fields() -> None:
     t = VariableTypeConfig(name='T', json_schema={'type': 'object'}, source_hint='m.T')
     assert list(json.loads(t.model_dump_json())) == ['name', 'json_schema', 'description', 'source_hint']
+
+
+def test_file_written_by_the_reference_sdk_round_trips_byte_for_byte() -> None:
+    text = (FIXTURES / 'reference_config.json').read_text()
+    config = VariablesConfig.model_validate_json(text)
+    assert config.model_dump_json(indent=2) + '\n' == text
+
+
+def test_resolutions_match_the_reference_sdk(client: remotevars.Client) -> None:
+    config = VariablesConfig.model_validate_json((FIXTURES / 'reference_config.json').read_text())
+    expected = json.loads((FIXTURES / 'reference_config_resolutions.json').read_text())['cases']
+    client.configure(remotevars.LocalVariablesOptions(config=config))
+    agent = client.var('support_agent', type=dict[str, Any], default={})
+    for case in expected:
+        by_model = config.resolve_serialized_value('support_agent', case['key'], case['attributes'])
+        assert (by_model.value, by_model.label, by_model.version) == (case['value'], case['label'], case['version'])
+        result = agent.get(targeting_key=case['key'], attributes=case['attributes'])
+        if case['value'] is None:
+            assert (result.reason, result.label) == ('code_default', None)
+        else:
+            assert (result.value, result.label, result.version) == (
+                json.loads(case['value']),
+                case['label'],
+                case['version'],
+            )
