@@ -22,6 +22,7 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+	$(BIN)/mypy tests/typing_checks.py
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest

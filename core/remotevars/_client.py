@@ -21,7 +21,7 @@ from remotevars._errors import ConfigurationError, VariableRegistrationError
 from remotevars._events import RefreshEvent, diff_snapshots
 from remotevars._options import LocalVariablesOptions, VariablesOptions
 from remotevars._snapshot import Snapshot, VariableIssue, build_snapshot
-from remotevars._variable import ACTIVE_CLIENT, PINNED, ResolveFunction, Variable, is_resolve_function
+from remotevars._variable import ACTIVE_CLIENT, PINNED, Variable, is_resolve_function
 from remotevars.providers._base import ProviderStatus, VariableProvider
 
 __all__ = ['Client', 'RefreshListener']
@@ -78,10 +78,10 @@ class Client:
 
     # -- declaring ------------------------------------------------------------------------------
 
+    # With an explicit type, T comes from the type alone: a default or resolve function annotated with
+    # Any would otherwise make mypy fall back to Variable[Any].
     @overload
-    def var(
-        self, name: str, *, type: type[T], default: T | ResolveFunction[T], description: str | None = None
-    ) -> Variable[T]: ...
+    def var(self, name: str, *, type: type[T], default: object, description: str | None = None) -> Variable[T]: ...
 
     @overload
     def var(self, name: str, *, default: T, description: str | None = None) -> Variable[T]: ...

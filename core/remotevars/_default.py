@@ -6,7 +6,7 @@ from typing import Any, Final, TypeVar, overload
 
 from remotevars._client import Client
 from remotevars._options import LocalVariablesOptions, VariablesOptions
-from remotevars._variable import ResolveFunction, Variable
+from remotevars._variable import Variable
 
 __all__ = ['configure', 'get_client', 'shutdown', 'var', 'variables_get']
 
@@ -26,9 +26,7 @@ def configure(variables: VariablesOptions | LocalVariablesOptions | None = None)
 
 
 @overload
-def var(
-    name: str, *, type: type[T], default: T | ResolveFunction[T], description: str | None = None
-) -> Variable[T]: ...
+def var(name: str, *, type: type[T], default: object, description: str | None = None) -> Variable[T]: ...
 
 
 @overload
