@@ -13,14 +13,14 @@ import re
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Final, TypeVar, overload
 
-from remotevars._errors import ConfigurationError, VariableRegistrationError
+from remotevars._errors import ConfigPayloadError, ConfigurationError, VariableRegistrationError
 from remotevars._events import RefreshEvent, diff_snapshots
 from remotevars._options import LocalVariablesOptions, VariablesOptions
-from remotevars._snapshot import Snapshot, VariableIssue, build_snapshot
+from remotevars._snapshot import Snapshot, VariableIssue, build_snapshot, patch_snapshot
 from remotevars._variable import ACTIVE_CLIENT, PINNED, Variable, is_resolve_function
 from remotevars.providers._base import ProviderStatus, VariableProvider
 
@@ -46,6 +46,9 @@ class _Sink:
 
     def apply(self, payload: Any, *, source: str, from_cache: bool = False) -> list[VariableIssue]:
         return self._client._apply(self._provider, payload, source, from_cache)
+
+    def apply_changes(self, changes: Mapping[str, bytes | str | None], *, source: str) -> list[VariableIssue]:
+        return self._client._apply_changes(self._provider, changes, source)
 
     def first_attempt_done(self) -> None:
         self._client._first_attempt.set()
@@ -190,14 +193,35 @@ class Client:
         )
 
     def _apply(self, provider: VariableProvider, payload: Any, source: str, from_cache: bool) -> list[VariableIssue]:
+        def build(old: Snapshot) -> tuple[Snapshot, list[VariableIssue]]:
+            # Compiled variables (and the results cached on them) are only reused between snapshots of
+            # the same kind, so nothing read from a cache file is later reported as fresh.
+            previous = old if old.state == ('cached' if from_cache else 'loaded') else None
+            return build_snapshot(payload, previous, source=source, from_cache=from_cache)
+
+        return self._swap(provider, build, source)
+
+    def _apply_changes(
+        self, provider: VariableProvider, changes: Mapping[str, bytes | str | None], source: str
+    ) -> list[VariableIssue]:
+        def build(old: Snapshot) -> tuple[Snapshot, list[VariableIssue]]:
+            if old.state != 'loaded':
+                raise ConfigPayloadError('a partial update needs a loaded config to apply to')
+            return patch_snapshot(old, changes, source=source)
+
+        return self._swap(provider, build, source)
+
+    def _swap(
+        self,
+        provider: VariableProvider,
+        build: Callable[[Snapshot], tuple[Snapshot, list[VariableIssue]]],
+        source: str,
+    ) -> list[VariableIssue]:
         with self._lock:
             if provider is not self._provider:
                 return []  # a provider that was replaced must not install its late results
             old = self._snapshot
-            # Compiled variables (and the results cached on them) are only reused between snapshots of
-            # the same kind, so nothing read from a cache file is later reported as fresh.
-            previous = old if old.state == ('cached' if from_cache else 'loaded') else None
-            new, issues = build_snapshot(payload, previous, source=source, from_cache=from_cache)
+            new, issues = build(old)
             changes = diff_snapshots(old, new)
             self._snapshot = new
             listeners = list(self._listeners)

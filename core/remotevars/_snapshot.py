@@ -25,7 +25,7 @@ import msgspec
 from remotevars._errors import ConfigPayloadError
 from remotevars._resolve import RESERVED_REFS, CompiledVariable, compile_variable
 
-__all__ = ['Snapshot', 'SnapshotState', 'VariableIssue', 'build_snapshot']
+__all__ = ['Snapshot', 'SnapshotState', 'VariableIssue', 'build_snapshot', 'patch_snapshot']
 
 _NAME: Final = re.compile(r'[a-zA-Z_][a-zA-Z0-9_]*')
 
@@ -196,17 +196,45 @@ def build_snapshot(
     variables: dict[str, CompiledVariable] = {}
     issues: list[VariableIssue] = []
     for key, raw in decoded.variables.items():
-        try:
-            wire = _VARIABLE_DECODER.decode(raw)
-            before = old.get(key)
-            if before is not None and before.source == wire:
-                variables[key] = before
-                continue
-            _check(key, wire)
-            variables[key] = compile_variable(wire)
-        except (msgspec.DecodeError, ValueError, re.error) as exc:
-            kept = old.get(key)
-            if kept is not None:
-                variables[key] = kept
-            issues.append(VariableIssue(key, str(exc), kept_previous=kept is not None))
+        _compile_into(variables, issues, key, raw, old.get(key))
     return Snapshot(variables, state='cached' if from_cache else 'loaded', source=source), issues
+
+
+def _compile_into(
+    variables: dict[str, CompiledVariable],
+    issues: list[VariableIssue],
+    key: str,
+    raw: bytes | str | msgspec.Raw,
+    before: CompiledVariable | None,
+) -> None:
+    # One variable of a payload: reuse the previous compiled object when unchanged, keep it when the
+    # new version is malformed (and report that), compile it otherwise.
+    try:
+        wire = _VARIABLE_DECODER.decode(raw)
+        if before is not None and before.source == wire:
+            variables[key] = before
+            return
+        _check(key, wire)
+        variables[key] = compile_variable(wire)
+    except (msgspec.DecodeError, ValueError, re.error) as exc:
+        if before is not None:
+            variables[key] = before
+        issues.append(VariableIssue(key, str(exc), kept_previous=before is not None))
+
+
+def patch_snapshot(
+    previous: Snapshot, changes: Mapping[str, bytes | str | None], *, source: str = ''
+) -> tuple[Snapshot, list[VariableIssue]]:
+    """Return ``previous`` with some variables replaced (JSON of one variable) or removed (None).
+
+    For updates that carry the changed variables themselves (the server's update stream), so a
+    client need not fetch the whole config. The other variables keep their compiled objects.
+    """
+    variables = dict(previous.variables)
+    issues: list[VariableIssue] = []
+    for key, raw in changes.items():
+        if raw is None:
+            variables.pop(key, None)
+        else:
+            _compile_into(variables, issues, key, raw, variables.get(key))
+    return Snapshot(variables, state=previous.state, source=source or previous.source), issues

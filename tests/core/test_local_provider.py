@@ -237,3 +237,20 @@ def test_malformed_variables_are_reported(mutate: Callable[[dict[str, Any]], Any
     assert list(snapshot.variables) == ['ok']
     assert [i.name for i in issues] == ['v']
     assert message in issues[0].error
+
+
+def test_patch_replaces_and_removes_variables_keeping_the_others() -> None:
+    from remotevars._snapshot import patch_snapshot
+
+    config = {'variables': {'a': variable('a', 1), 'b': variable('b', 1), 'c': variable('c', 1)}}
+    first, _ = build_snapshot(json.dumps(config).encode())
+    broken = variable('c', 3, version=3)
+    broken['rollout'] = {'labels': {'nope': 1.0}}
+    second, issues = patch_snapshot(
+        first, {'b': json.dumps(variable('b', 2, version=2)), 'a': None, 'c': json.dumps(broken)}
+    )
+    assert sorted(second.variables) == ['b', 'c']
+    assert second.variables['c'] is first.variables['c']  # malformed: last good kept
+    assert [i.name for i in issues] == ['c']
+    assert second.variables['b'].targets == {'production': ('2', 2)}
+    assert first.variables.keys() == {'a', 'b', 'c'}  # the old snapshot is untouched

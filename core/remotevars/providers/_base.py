@@ -7,6 +7,7 @@ providers never touch snapshots or variables themselves.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -28,6 +29,15 @@ class ConfigSink(Protocol):
         Returns the variables that could not be used; raises
         :class:`~remotevars.ConfigPayloadError` when the payload as a whole is unusable (the
         previous config stays).
+        """
+        ...
+
+    def apply_changes(self, changes: Mapping[str, bytes | str | None], *, source: str) -> list[VariableIssue]:
+        """Replace some variables (JSON of one variable in the read shape) or remove them (None).
+
+        For sources that push the changed variables themselves; raises
+        :class:`~remotevars.ConfigPayloadError` when there is no loaded config to apply them to (the
+        caller then fetches the whole config).
         """
         ...
 
