@@ -3,6 +3,9 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The reference SDK (a test-only dependency) registers a pydantic plugin that imports Logfire into every
+# process that builds a model; our commands, tests and demos do not need it.
+export PYDANTIC_DISABLE_PLUGINS := __all__
 
 .PHONY: demo test lint typecheck unit bench clean
 

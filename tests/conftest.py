@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +11,10 @@ import pytest
 import remotevars
 
 FIXTURES = Path(__file__).parent / 'fixtures'
+
+# The reference SDK (test-only dependency) registers a pydantic plugin that imports Logfire into every
+# process building a model; subprocesses started by the tests inherit this and start faster.
+os.environ.setdefault('PYDANTIC_DISABLE_PLUGINS', '__all__')
 
 
 @pytest.fixture

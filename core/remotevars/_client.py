@@ -13,8 +13,9 @@ import re
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from contextvars import Token
 from typing import Any, Final, TypeVar, overload
 
 from remotevars._errors import ConfigPayloadError, ConfigurationError, VariableRegistrationError
@@ -183,7 +184,7 @@ class Client:
             return LocalProvider(options)
         if isinstance(options, VariablesOptions):
             try:
-                from remotevars.providers.remote import RemoteProvider  # type: ignore[import-not-found, unused-ignore]
+                from remotevars.providers.remote import RemoteProvider
             except ImportError as exc:  # pragma: no cover - until the remote provider lands
                 raise ConfigurationError('Remote variables are not available in this build.') from exc
             provider: VariableProvider = RemoteProvider(options)
@@ -258,26 +259,19 @@ class Client:
         pinned = PINNED.get()
         return self._snapshot if pinned is None else pinned.get(self, self._snapshot)
 
-    @contextmanager
-    def pinned(self) -> Iterator[Snapshot]:
+    def pinned(self) -> AbstractContextManager[Snapshot]:
         """Pin the current snapshot for the block: every read inside sees the same config."""
-        current = PINNED.get()
-        snapshot = self._snapshot if current is None else current.get(self, self._snapshot)
-        token = PINNED.set({**(current or {}), self: snapshot})
-        try:
-            yield snapshot
-        finally:
-            PINNED.reset(token)
+        return _Pinned(self)
 
-    @contextmanager
-    def activated(self) -> Iterator[Client]:
+    def activated(self) -> AbstractContextManager[Client]:
         """Make every read inside the block use this client's config, whichever client a
         variable was declared on (per thread/task; used per request by the adapters)."""
-        token = ACTIVE_CLIENT.set(self)
-        try:
-            yield self
-        finally:
-            ACTIVE_CLIENT.reset(token)
+        return _Activated(self)
+
+    def wait_for_first_config(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the provider's first attempt; return whether a config is in force."""
+        self._first_attempt.wait(timeout)
+        return self._snapshot.state in ('loaded', 'cached')
 
     def add_listener(self, listener: RefreshListener) -> None:
         """Call ``listener(event)`` after each applied config, from the thread that applied it."""
@@ -315,6 +309,48 @@ class Client:
             self._first_attempt.set()
         if self._provider is not None:
             self._provider.after_fork_in_child()
+
+
+class _Pinned:
+    # A class rather than @contextmanager: adapters enter it on every request, so it must be cheap.
+    __slots__ = ('_client', '_token')
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+        self._token: Token[Mapping[Client, Snapshot] | None] | None = None
+
+    def __enter__(self) -> Snapshot:
+        client = self._client
+        current = PINNED.get()
+        if current is None:
+            snapshot = client._snapshot
+            self._token = PINNED.set({client: snapshot})
+        else:
+            snapshot = current.get(client, client._snapshot)
+            self._token = PINNED.set({**current, client: snapshot})
+        return snapshot
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._token is not None:
+            PINNED.reset(self._token)
+            self._token = None
+
+
+class _Activated:
+    __slots__ = ('_client', '_token')
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+        self._token: Token[Client | None] | None = None
+
+    def __enter__(self) -> Client:
+        self._token = ACTIVE_CLIENT.set(self._client)
+        return self._client
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._token is not None:
+            ACTIVE_CLIENT.reset(self._token)
+            self._token = None
 
 
 def _after_fork_in_child() -> None:
