@@ -9,6 +9,9 @@ from __future__ import annotations
 from remotevars._client import Client, RefreshListener
 from remotevars._default import configure, get_client, shutdown, var, variables_get
 from remotevars._errors import (
+    ApiConnectionError,
+    ApiError,
+    BulkWriteUnsupported,
     ConfigPayloadError,
     ConfigurationError,
     RemoteVarsError,
@@ -20,6 +23,7 @@ from remotevars._errors import (
 )
 from remotevars._events import RefreshEvent, VariableChange, VariableState
 from remotevars._options import LocalVariablesOptions, VariablesOptions
+from remotevars._plan import DescriptionDifference, LabelValidationError, SyncMode, ValidationReport
 from remotevars._targeting import targeting_context
 from remotevars._variable import (
     ResolutionReason,
@@ -49,17 +53,30 @@ from remotevars.config import (
     VariableTypeConfig,
 )
 from remotevars.providers import LocalProvider, ProviderStatus, VariableProvider
+from remotevars.push import (
+    variables_build_config,
+    variables_pull_config,
+    variables_push,
+    variables_push_config,
+    variables_push_types,
+    variables_validate,
+)
 
 __version__ = '0.1.0'
 
 __all__ = [
+    'ApiConnectionError',
+    'ApiError',
+    'BulkWriteUnsupported',
     'Client',
     'Condition',
     'ConfigPayloadError',
     'ConfigurationError',
+    'DescriptionDifference',
     'KeyIsNotPresent',
     'KeyIsPresent',
     'LabelRef',
+    'LabelValidationError',
     'LabeledValue',
     'LatestVersion',
     'LocalProvider',
@@ -73,6 +90,8 @@ __all__ = [
     'ResolvedVariable',
     'Rollout',
     'RolloutOverride',
+    'SyncMode',
+    'ValidationReport',
     'ValueDoesNotEqual',
     'ValueDoesNotMatchRegex',
     'ValueEquals',
@@ -99,5 +118,11 @@ __all__ = [
     'shutdown',
     'targeting_context',
     'var',
+    'variables_build_config',
     'variables_get',
+    'variables_pull_config',
+    'variables_push',
+    'variables_push_config',
+    'variables_push_types',
+    'variables_validate',
 ]

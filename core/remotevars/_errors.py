@@ -6,6 +6,9 @@ Reads (``Variable.get``) never raise; these are for declarations, configuration,
 from __future__ import annotations
 
 __all__ = [
+    'ApiConnectionError',
+    'ApiError',
+    'BulkWriteUnsupported',
     'ConfigPayloadError',
     'ConfigurationError',
     'RemoteVarsError',
@@ -47,3 +50,27 @@ class VariableNotFoundError(VariableWriteError):
 
 class VariableAlreadyExistsError(VariableWriteError):
     """The variable to create already exists."""
+
+
+class ApiError(RemoteVarsError):
+    """A request to the variables HTTP API failed; ``status`` is the HTTP status (None: no response).
+
+    Messages name the method, the path and the server's error text, never the API key.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+    @property
+    def transient(self) -> bool:
+        """Whether retrying later may help: no response, a timeout, 408, 429 or a 5xx."""
+        return self.status is None or self.status in (408, 429) or self.status >= 500
+
+
+class ApiConnectionError(ApiError):
+    """No usable HTTP response: the server could not be reached, or the request timed out."""
+
+
+class BulkWriteUnsupported(ApiError):
+    """The server has no transactional bulk endpoint (404/405 on ``POST /v1/variables/bulk/``)."""

@@ -27,8 +27,13 @@ class VariablesOptions:
     """Remote variables: fetch from a Logfire project or a ``remotevars serve`` server.
 
     ``api_key`` and ``base_url`` default to ``REMOTEVARS_API_KEY`` / ``REMOTEVARS_BASE_URL``; with a
-    Logfire key and no base URL, the Logfire region of the key decides the URL. The key is never shown
-    in reprs or logs.
+    Logfire key and no base URL, the Logfire region of the key decides the URL (a path in ``base_url``
+    is kept, unlike the reference SDK). The key is never shown in reprs or logs.
+
+    ``timeout`` is ``(connect, read)`` for API requests. ``sse_read_timeout`` bounds the silence on the
+    update stream: the server sends keepalives well within it, so a stream that stays silent longer is
+    taken as dead and reopened (the reference waits forever). ``cache_file`` keeps the last good config
+    on disk, served (reason ``cached``) when the server cannot be reached at start-up.
     """
 
     api_key: str | None = field(default=None, repr=False)
@@ -39,16 +44,25 @@ class VariablesOptions:
     timeout: tuple[float, float] = (10.0, 10.0)
     sse: bool = True
     cache_file: str | os.PathLike[str] | None = None
+    sse_read_timeout: float = 60.0
+    #: Test-only escape hatch: allows a polling interval below MIN_POLLING_INTERVAL (not public API).
+    _allow_fast_polling: bool = field(default=False, repr=False)
 
     def __post_init__(self) -> None:
         seconds = self.polling_seconds
-        if seconds < MIN_POLLING_INTERVAL:
+        if seconds < (0.01 if self._allow_fast_polling else MIN_POLLING_INTERVAL):
             raise ConfigurationError(
                 f'polling_interval must be at least {MIN_POLLING_INTERVAL:g} seconds, got {seconds:g}s. '
                 'Polling is only a fallback — updates are delivered instantly via SSE.'
             )
         if self.first_resolve_timeout < 0:
             raise ConfigurationError(f'first_resolve_timeout must not be negative, got {self.first_resolve_timeout}')
+        if len(self.timeout) != 2 or not all(t > 0 for t in self.timeout):
+            raise ConfigurationError(
+                f'timeout must be a (connect, read) pair of positive seconds, got {self.timeout!r}'
+            )
+        if not self.sse_read_timeout > 0:
+            raise ConfigurationError(f'sse_read_timeout must be positive, got {self.sse_read_timeout}')
 
     @property
     def polling_seconds(self) -> float:

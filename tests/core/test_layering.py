@@ -24,9 +24,7 @@ def _imported_roots(path: Path) -> set[str]:
 
 
 def test_core_source_imports_no_framework() -> None:
-    offenders = {
-        str(path.relative_to(CORE)): sorted(_imported_roots(path) & FRAMEWORKS) for path in CORE.rglob('*.py')
-    }
+    offenders = {str(path.relative_to(CORE)): sorted(_imported_roots(path) & FRAMEWORKS) for path in CORE.rglob('*.py')}
     assert {k: v for k, v in offenders.items() if v} == {}
 
 

@@ -1,0 +1,226 @@
+"""Rendering of workflow plans and reports as the text the reference prints (contract §6).
+
+Pure: each function returns text (or lines) for a plan from :mod:`remotevars._plan`, with ANSI colours
+when ``colors`` is true and none otherwise. The Python functions in :mod:`remotevars.push`, the
+``remotevars`` command line and the Django / Flask commands all print through these functions, so the
+formats live in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from remotevars._plan import ConfigPlan, DescriptionDifference, PushEntry, PushPlan, TypesPlan, ValidationReport
+
+__all__ = [
+    'ABORTED',
+    'APPLYING',
+    'DRY_RUN',
+    'PROMPT',
+    'Palette',
+    'format_validation_report',
+    'message',
+    'palette',
+    'render_config_plan',
+    'render_push_plan',
+    'render_types_plan',
+]
+
+PROMPT: Final = 'Apply these changes? [y/N] '
+ABORTED: Final = 'Aborted.'
+APPLYING: Final = '\nApplying changes...'
+DRY_RUN: Final = 'Dry run mode - no changes applied.'
+#: Lines of an error text shown under a validation error in a report.
+_REPORT_ERROR_LINES: Final = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Palette:
+    """The ANSI codes of contract §6.0, or empty strings when colours are off."""
+
+    reset: str = ''
+    bold: str = ''
+    dim: str = ''
+    red: str = ''
+    green: str = ''
+    yellow: str = ''
+    cyan: str = ''
+    gray: str = ''
+
+
+_COLORS: Final = Palette(
+    reset='\033[0m',
+    bold='\033[1m',
+    dim='\033[2m',
+    red='\033[31m',
+    green='\033[32m',
+    yellow='\033[33m',
+    cyan='\033[36m',
+    gray='\033[90m',
+)
+_PLAIN: Final = Palette()
+
+
+def palette(colors: bool) -> Palette:
+    """Return the colour codes to use (all empty when ``colors`` is false)."""
+    return _COLORS if colors else _PLAIN
+
+
+def message(text: str, color: str, colors: bool, *, blank_before: bool = True) -> str:
+    """Return ``text`` in ``color`` (a :class:`Palette` field name), preceded by a blank line by default."""
+    p = palette(colors)
+    start = '\n' if blank_before else ''
+    return f'{start}{getattr(p, color)}{text}{p.reset}'
+
+
+def _update_detail(entry: PushEntry) -> str:
+    # The reference names which schema changed; a description change (remotevars pushes those) adds a part.
+    parts = []
+    if entry.value_schema_changed:
+        parts.append('value schema')
+    if entry.description_changed:
+        parts.append('description')
+    return f' ({" + ".join(parts)})' if parts else ''
+
+
+def render_push_plan(plan: PushPlan, *, colors: bool) -> str:
+    """Return the printed diff of ``variables_push`` (contract §6.1); it starts with a newline."""
+    p = palette(colors)
+    lines: list[str] = []
+    if plan.creates:
+        lines.append(f'\n{p.green}=== Variables to CREATE ==={p.reset}')
+        for entry in plan.creates:
+            lines.append(f'  {p.green}+ {entry.name}{p.reset}')
+            if entry.description:
+                lines.append(f'    Description: {entry.description}')
+            if entry.example:
+                lines.append(f'    Example value: {entry.example}')
+            elif entry.body is None:
+                lines.append('    (No example value - default cannot be serialised)')
+            else:
+                lines.append('    (No example value - default is a function)')
+    if plan.updates:
+        lines.append(f'\n{p.yellow}=== Variables to UPDATE (schema changed) ==={p.reset}')
+        for entry in plan.updates:
+            lines.append(f'  {p.yellow}~ {entry.name}{_update_detail(entry)}{p.reset}')
+            if entry.incompatible:
+                lines.append(f'    {p.red}Warning: Incompatible label values:{p.reset}')
+                lines.extend(f'      - {issue.label}: {issue.error}' for issue in entry.incompatible)
+    unchanged = plan.unchanged
+    if unchanged:
+        lines.append(f'\n{p.gray}=== No changes needed ({len(unchanged)} variables) ==={p.reset}')
+        lines.extend(f'  {p.gray}  {entry.name}{p.reset}' for entry in unchanged)
+    warned = [entry for entry in unchanged if entry.incompatible]
+    if warned:
+        lines.append(f'\n{p.yellow}=== Validation warnings (schema unchanged) ==={p.reset}')
+        for entry in warned:
+            lines.append(f'  {p.yellow}⚠ {entry.name}{p.reset}')
+            lines.append(f'    {p.red}Incompatible label values:{p.reset}')
+            lines.extend(f'      - {issue.label}: {issue.error}' for issue in entry.incompatible)
+    if plan.server_only:
+        lines.append(f'\n{p.gray}=== Server-only variables (not in local code) ==={p.reset}')
+        lines.extend(f'  {p.gray}? {name}{p.reset}' for name in plan.server_only)
+    lines.extend(_description_lines(plan.description_differences, p))
+    if plan.serialization_errors:
+        lines.append(f'\n{p.red}=== Code defaults that cannot be serialised (block the push) ==={p.reset}')
+        lines.extend(f'  {p.red}✗ {error}{p.reset}' for error in plan.serialization_errors)
+    return '\n'.join(lines)
+
+
+def _description_lines(differences: Sequence[DescriptionDifference], p: Palette) -> list[str]:
+    if not differences:
+        return []
+    lines = [
+        f'\n{p.cyan}=== Description differences (informational) ==={p.reset}',
+        f'{p.cyan}Note: Different descriptions may be intentional for different codebases.{p.reset}',
+    ]
+    for diff in differences:
+        lines.append(f'  {p.cyan}! {diff.variable_name}{p.reset}')
+        lines.append(f'    Local:  {diff.local_description or "(none)"}')
+        lines.append(f'    Server: {diff.server_description or "(none)"}')
+    return lines
+
+
+def render_types_plan(plan: TypesPlan, *, colors: bool) -> str:
+    """Return the printed summary of ``variables_push_types`` (contract §6.3), warnings included."""
+    p = palette(colors)
+    lines = [f'\n{p.bold}Variable Types Push Summary{p.reset}', '=' * 40]
+    for action, title, color, symbol in (
+        ('create', 'New types', p.green, '+'),
+        ('update', 'Schema updates', p.yellow, '~'),
+        ('unchanged', 'Unchanged', p.dim, '='),
+    ):
+        entries = plan.of(action)
+        if entries:
+            lines.append(f'\n{color}{title} ({len(entries)}):{p.reset}')
+            lines.extend(f'  {symbol} {entry.name}' for entry in entries)
+    if plan.incompatibilities:
+        lines.append(f'\n{p.yellow}=== Label compatibility warnings ==={p.reset}')
+        current: str | None = None
+        for issue in plan.incompatibilities:
+            if issue.type_name != current:
+                current = issue.type_name
+                lines.append(f'  {p.yellow}Type: {issue.type_name}{p.reset}')
+            lines.append(
+                f"    {p.red}⚠ Variable '{issue.variable_name}', label '{issue.label}': {issue.error}{p.reset}"
+            )
+    return '\n'.join(lines)
+
+
+def render_config_plan(plan: ConfigPlan, *, colors: bool) -> str:
+    """Return the printed plan of ``variables_push_config`` (contract §6.4); empty when there is nothing."""
+    p = palette(colors)
+    lines: list[str] = []
+    if plan.creates:
+        lines.append(f'\n{p.green}=== Variables to CREATE ==={p.reset}')
+        for config in plan.creates:
+            lines.append(f'  {p.green}+ {config.name}{p.reset}')
+            if config.description:
+                lines.append(f'    Description: {config.description}')
+            if config.labels:
+                lines.append(f'    Labels: {", ".join(config.labels)}')
+    if plan.updates:
+        lines.append(f'\n{p.yellow}=== Variables to UPDATE ==={p.reset}')
+        lines.extend(f'  {p.yellow}~ {config.name}{p.reset}' for config in plan.updates)
+    if plan.deletes:
+        lines.append(f'\n{p.red}=== Variables to DELETE ==={p.reset}')
+        lines.extend(f'  {p.red}- {name}{p.reset}' for name in plan.deletes)
+    if plan.unchanged:
+        lines.append(f'\n{p.gray}=== No changes needed ({len(plan.unchanged)} variables) ==={p.reset}')
+        lines.extend(f'  {p.gray}  {name}{p.reset}' for name in plan.unchanged)
+    return '\n'.join(lines)
+
+
+def format_validation_report(report: ValidationReport, *, colors: bool = True) -> str:
+    """Return ``report`` as printable text (contract §6.2, without the template sections); starts with a newline."""
+    p = palette(colors)
+    lines: list[str] = []
+    if report.errors:
+        lines.append(f'\n{p.red}=== Validation Errors ==={p.reset}')
+        for error in report.errors:
+            if error.label is None:
+                lines.append(f'  {p.red}✗ {error.variable_name}: {error.error}{p.reset}')
+                continue
+            lines.append(f'  {p.red}✗ {error.variable_name} (label: {error.label}){p.reset}')
+            text = str(error.error).splitlines()
+            lines.extend(f'      {line}' for line in text[:_REPORT_ERROR_LINES])
+            if len(text) > _REPORT_ERROR_LINES:
+                lines.append(f'      ... ({len(text) - _REPORT_ERROR_LINES} more lines)')
+    if report.variables_not_on_server:
+        lines.append(f'\n{p.yellow}=== Variables Not Found on Server ==={p.reset}')
+        lines.extend(f'  {p.yellow}? {name}{p.reset}' for name in report.variables_not_on_server)
+    with_errors = len({error.variable_name for error in report.errors})
+    valid_count = report.variables_checked - with_errors - len(report.variables_not_on_server)
+    if valid_count > 0 and report.is_valid:
+        lines.append(f'\n{p.green}=== Valid ({valid_count} variables) ==={p.reset}')
+    lines.extend(_description_lines(report.description_differences, p))
+    if report.is_valid:
+        lines.append(f'\n{p.green}Validation passed: All {report.variables_checked} variable(s) are valid.{p.reset}')
+    else:
+        issues = with_errors + len(report.variables_not_on_server)
+        lines.append(f'\n{p.red}Validation failed: {issues} issue(s) found.{p.reset}')
+    return '\n'.join(lines)

@@ -1,0 +1,610 @@
+"""The push / validate / config workflows: fetch from the server, plan, print, ask, apply.
+
+Public functions (names as in the seed documentation): :func:`variables_push`,
+:func:`variables_push_types`, :func:`variables_validate`, :func:`variables_build_config`,
+:func:`variables_push_config`, :func:`variables_pull_config`. Planning is pure
+(:mod:`remotevars._plan`), printing is shared (:mod:`remotevars._render`); this module owns the edges:
+which server to talk to, the output stream, the confirmation prompt, and applying a plan all or
+nothing (one transactional bulk request when the server offers it; otherwise every body is validated
+before the first write, and writes already made are undone if a later one fails).
+
+Where the server is: an explicit ``api=`` (an :class:`~remotevars._api.ApiClient`), else
+``base_url=`` / ``api_key=``, else the ``VariablesOptions`` given to ``configure()`` on the client,
+else the ``REMOTEVARS_BASE_URL`` / ``REMOTEVARS_API_KEY`` environment variables.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any, Literal, TextIO
+
+from remotevars import _render
+from remotevars._api import ApiClient, resolve_base_url
+from remotevars._errors import ApiConnectionError, ApiError, BulkWriteUnsupported, ConfigurationError
+from remotevars._options import VariablesOptions
+from remotevars._plan import (
+    ConfigPlan,
+    PushPlan,
+    SyncMode,
+    TypesPlan,
+    ValidationReport,
+    normalize_types,
+    plan_push,
+    plan_push_config,
+    plan_push_types,
+    type_label_incompatibilities,
+    validate_report,
+)
+from remotevars.config import VariableConfig, VariablesConfig
+
+if TYPE_CHECKING:
+    from remotevars._client import Client
+    from remotevars._variable import Variable
+
+__all__ = [
+    'Console',
+    'InputFunction',
+    'Outcome',
+    'connect',
+    'make_console',
+    'run_push',
+    'run_push_config',
+    'run_push_types',
+    'variables_build_config',
+    'variables_pull_config',
+    'variables_push',
+    'variables_push_config',
+    'variables_push_types',
+    'variables_validate',
+]
+
+InputFunction = Callable[[str], str]
+"""Asks the user: shows the prompt it is given and returns the answer (like :func:`input`)."""
+
+NO_TERMINAL = (
+    'Refusing to apply changes without confirmation: there is no terminal to ask on '
+    '(pass yes=True or --yes to apply, or dry_run=True / --dry-run to preview).'
+)
+
+#: The reference's text, kept as is (remotevars has no reference checks, but scripts may match on it).
+DONE_WITH_WARNINGS = (
+    'Done — changes applied, but with warnings above (see the Reference errors / incompatible label sections).'
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How a workflow ended; ``ok`` is what the public function returns.
+
+    ``status``: ``applied``, ``dry_run``, ``no_changes`` (clean); ``refused`` (strict checks, no
+    terminal), ``aborted`` (answer was not yes), ``failed`` (the server rejected the write);
+    ``empty`` (nothing given to push) and ``error`` (misconfiguration or no connection).
+    ``reason`` is a one-line explanation for the non-clean ones.
+    """
+
+    status: Literal['applied', 'dry_run', 'no_changes', 'refused', 'aborted', 'failed', 'empty', 'error']
+    reason: str = ''
+
+    @property
+    def ok(self) -> bool:
+        """True when changes were applied, or would be in a dry run."""
+        return self.status in ('applied', 'dry_run')
+
+    @property
+    def exit_code(self) -> int:
+        """The command-line exit code: 0 clean, 1 refused or failed, 2 usage or connection error."""
+        if self.status in ('applied', 'dry_run', 'no_changes'):
+            return 0
+        if self.status in ('refused', 'aborted', 'failed'):
+            return 1
+        return 2
+
+
+# -- the edges: output, prompts, server ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Console:
+    """Where a workflow prints (``out``, coloured or not) and how it asks (``ask``; None: it cannot)."""
+
+    out: TextIO
+    colors: bool
+    ask: InputFunction | None  # None: no way to ask (no terminal, or --no-input)
+
+    def print(self, text: str = '') -> None:
+        """Write ``text`` and a newline, flushed (a prompt may follow)."""
+        print(text, file=self.out, flush=True)
+
+    def color(self, text: str, color: str) -> str:
+        """Return ``text`` after a blank line, in ``color`` (a :class:`~remotevars._render.Palette` field) if on."""
+        return _render.message(text, color, self.colors)
+
+    def confirm(self) -> Outcome | None:
+        """Return None when the user agreed, else the outcome to stop with."""
+        if self.ask is None:
+            self.print(NO_TERMINAL)
+            return Outcome('refused', NO_TERMINAL)
+        self.print()
+        try:
+            answer = self.ask(_render.PROMPT)
+        except (EOFError, KeyboardInterrupt):
+            self.print(f'\n{_render.ABORTED}')
+            return Outcome('aborted', 'Aborted at the confirmation prompt.')
+        if answer.strip().lower() not in ('y', 'yes'):
+            self.print(_render.ABORTED)
+            return Outcome('aborted', 'Aborted at the confirmation prompt.')
+        return None
+
+
+def _terminal_ask(out: TextIO) -> InputFunction:
+    def ask(prompt: str) -> str:
+        # The prompt goes where the plan went; the answer comes from the terminal on stdin.
+        out.write(prompt)
+        out.flush()
+        return input()
+
+    return ask
+
+
+def make_console(
+    file: TextIO | None, colors: bool | None, input_fn: InputFunction | None, *, can_prompt: bool | None = None
+) -> Console:
+    """Return the console the workflows print to and ask on.
+
+    ``colors=None`` colours only a terminal. ``input_fn`` answers prompts (tests inject one); without
+    it prompts read the terminal, and when stdin is not a terminal (or ``can_prompt`` is False) the
+    workflows refuse instead of waiting for an answer that cannot come.
+    """
+    out = file if file is not None else sys.stdout
+    use_colors = _isatty(out) if colors is None else colors
+    ask: InputFunction | None
+    if can_prompt is False:
+        ask = None
+    elif input_fn is not None:
+        ask = input_fn
+    elif can_prompt or _isatty(sys.stdin):
+        ask = _terminal_ask(out)
+    else:
+        ask = None
+    return Console(out, use_colors, ask)
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+@contextmanager
+def connect(
+    client: Client | None = None,
+    *,
+    api: ApiClient | None = None,
+    base_url: str | None = None,
+    api_key: str | None = None,
+) -> Iterator[ApiClient]:
+    """Yield the API client to use (see the module docstring); one made here is closed on exit.
+
+    Raises :class:`ConfigurationError` when there is no API key or the URL is unusable.
+    """
+    if api is not None:
+        yield api
+        return
+    options = (client or _default_client()).options
+    remote = options if isinstance(options, VariablesOptions) else None
+    key = api_key or (remote.api_key if remote else None) or os.environ.get('REMOTEVARS_API_KEY')
+    if not key:
+        raise ConfigurationError(
+            'No API key for the variables server: pass api_key=... (--api-key), configure '
+            'VariablesOptions(api_key=...) or set REMOTEVARS_API_KEY.'
+        )
+    url = resolve_base_url(key, base_url or (remote.base_url if remote else None))
+    timeout = remote.timeout if remote else (10.0, 10.0)
+    made = ApiClient(url, key, timeout=timeout)
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+def _default_client() -> Client:
+    from remotevars._default import get_client
+
+    return get_client()
+
+
+def _local_variables(variables: Sequence[Variable[Any]] | None, client: Client | None) -> list[Variable[Any]]:
+    if variables is not None:
+        return list(variables)
+    return (client or _default_client()).variables()
+
+
+def _apply_writes(api: ApiClient, upserts: Sequence[tuple[str, VariableConfig]], deletes: Sequence[str]) -> None:
+    """Write everything or nothing; raises the write error (server unchanged) on failure.
+
+    ``upserts`` are ``(name on the server, body)``; a name that differs from the body's means the
+    body replaces the variable of that name.
+    """
+    try:
+        api.bulk_write([body for _, body in upserts], deletes)
+        return
+    except BulkWriteUnsupported:
+        pass
+    # An older server: one request per variable. The bodies were validated when the plan was built;
+    # if the server still rejects one, undo what was written so far (best effort) and re-raise.
+    before = api.list_variables()
+    undo: list[Callable[[], object]] = []
+    try:
+        for name, body in upserts:
+            previous = before.variables.get(name)
+            if previous is None:
+                api.create_variable(body)
+                undo.append(partial(api.delete_variable, body.name))
+            else:
+                api.update_variable(name, body)
+                undo.append(partial(api.update_variable, name, previous))
+        for name in deletes:
+            previous = before.variables[name]
+            api.delete_variable(name)
+            undo.append(partial(api.create_variable, previous))
+    except Exception:
+        for step in reversed(undo):
+            try:
+                step()
+            except Exception:  # undo is best effort; the original error matters
+                continue
+        raise
+
+
+def _fetch(console: Console, get: Callable[[], Any], what: str) -> tuple[Any, Outcome | None]:
+    try:
+        return get(), None
+    except Exception as exc:  # any failure to read the server is reported the same way
+        console.print(console.color(f'Error fetching current {what}: {exc}', 'red').lstrip('\n'))
+        status: Literal['error'] = 'error'
+        return None, Outcome(status, f'Error fetching current {what}: {_one_line(exc)}')
+
+
+def _one_line(exc: BaseException) -> str:
+    return ' '.join(str(exc).split())
+
+
+def _apply_failed(console: Console, exc: Exception) -> Outcome:
+    console.print(console.color(f'Error applying changes: {exc}', 'red').lstrip('\n'))
+    cause = exc if isinstance(exc, ApiError) else exc.__cause__
+    # No connection, or a key that may not write: not the plan's fault, so a usage/connection error.
+    if isinstance(cause, ApiConnectionError) or (isinstance(cause, ApiError) and cause.status in (401, 403)):
+        return Outcome('error', f'Error applying changes: {_one_line(exc)}')
+    return Outcome('failed', f'Error applying changes (nothing was changed): {_one_line(exc)}')
+
+
+# -- push ----------------------------------------------------------------------------------------
+
+
+def run_push(
+    variables: Sequence[Variable[Any]],
+    api: ApiClient,
+    console: Console,
+    *,
+    dry_run: bool = False,
+    yes: bool = False,
+    strict: bool = False,
+) -> Outcome:
+    """Run ``variables_push`` against ``api`` printing to ``console``; returns the :class:`Outcome`."""
+    if not variables:
+        console.print('No variables to push. Create variables using remotevars.var() first.')
+        return Outcome('empty', 'No variables to push: none are registered (import them with --module).')
+    server, failed = _fetch(console, api.list_variables, 'config')
+    if failed is not None:
+        return failed
+    plan: PushPlan = plan_push(variables, server)
+    console.print(_render.render_push_plan(plan, colors=console.colors))
+    if plan.serialization_errors:
+        text = 'Error: some code defaults cannot be serialised to JSON (see above); nothing was sent.'
+        console.print(console.color(text, 'red'))
+        return Outcome('refused', plan.serialization_errors[0])
+    incompatible = plan.incompatibility_message
+    if incompatible is not None:
+        if strict:
+            console.print(console.color(f'Error: {incompatible}\nSet strict=False to proceed anyway.', 'red'))
+            return Outcome('refused', incompatible)
+        console.print(console.color(f'Warning: {incompatible}', 'yellow'))
+    if not plan.has_changes:
+        console.print(console.color('No changes needed. Provider is up to date.', 'green'))
+        return Outcome('no_changes')
+    if dry_run:
+        console.print(console.color(_render.DRY_RUN, 'yellow'))
+        return Outcome('dry_run')
+    if not yes:
+        stopped = console.confirm()
+        if stopped is not None:
+            return stopped
+    console.print(_render.APPLYING)
+    writes = [(e.server_name or e.name, e.body) for e in plan.entries if e.body is not None]
+    try:
+        _apply_writes(api, writes, [])
+    except Exception as exc:  # every write failure is reported, and nothing was changed
+        return _apply_failed(console, exc)
+    p = _render.palette(console.colors)
+    for entry in plan.entries:
+        if entry.action == 'create':
+            console.print(f'  {p.green}Created: {entry.name}{p.reset}')
+        elif entry.action == 'update':
+            what = 'schema' if entry.value_schema_changed else 'description'
+            console.print(f'  {p.yellow}Updated {what}: {entry.name}{p.reset}')
+    if incompatible is not None:
+        console.print(console.color(DONE_WITH_WARNINGS, 'yellow'))
+    else:
+        console.print(console.color('Done! Variables synced successfully.', 'green'))
+    return Outcome('applied')
+
+
+def variables_push(
+    variables: Sequence[Variable[Any]] | None = None,
+    *,
+    dry_run: bool = False,
+    yes: bool = False,
+    strict: bool = False,
+    client: Client | None = None,
+    api: ApiClient | None = None,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    file: TextIO | None = None,
+    colors: bool | None = None,
+    input_fn: InputFunction | None = None,
+) -> bool:
+    """Push the schemas and descriptions of local variables to the server (contract §6.1).
+
+    ``variables=None`` pushes every variable registered on ``client`` (default: the default client).
+    Prints the plan to ``file`` (stdout), asks ``Apply these changes? [y/N]`` unless ``yes``, applies
+    all or nothing. ``strict=True`` refuses when a server value would not validate against the local
+    type. Returns True when changes were applied (or would be, with ``dry_run``), False otherwise
+    (nothing to do, refused, aborted, or an error that was printed).
+    """
+    console = make_console(file, colors, input_fn)
+    local = _local_variables(variables, client)
+    return _with_api(
+        console,
+        client,
+        api,
+        base_url,
+        api_key,
+        lambda a: run_push(local, a, console, dry_run=dry_run, yes=yes, strict=strict),
+    ).ok
+
+
+def _with_api(
+    console: Console,
+    client: Client | None,
+    api: ApiClient | None,
+    base_url: str | None,
+    api_key: str | None,
+    run: Callable[[ApiClient], Outcome],
+) -> Outcome:
+    try:
+        with connect(client, api=api, base_url=base_url, api_key=api_key) as connected:
+            return run(connected)
+    except ConfigurationError as exc:
+        console.print(console.color(f'Error: {exc}', 'red').lstrip('\n'))
+        return Outcome('error', _one_line(exc))
+
+
+# -- push types ----------------------------------------------------------------------------------
+
+
+def run_push_types(
+    types: Sequence[Any],
+    api: ApiClient,
+    console: Console,
+    *,
+    dry_run: bool = False,
+    yes: bool = False,
+    strict: bool = False,
+) -> Outcome:
+    """Run ``variables_push_types`` against ``api``; returns the :class:`Outcome`."""
+    if not types:
+        console.print('No types to push.')
+        return Outcome('empty', 'No types to push.')
+    pairs = normalize_types(types)
+    server_types, failed = _fetch(console, api.list_variable_types, 'types')
+    if failed is not None:
+        return failed
+    plan: TypesPlan = plan_push_types(pairs, server_types)
+    if plan.of('update'):
+        try:
+            server = api.list_variables()
+        except Exception as exc:  # the check is advisory; the push can go on
+            console.print(console.color(f'Warning: Could not check label compatibility: {exc}', 'yellow'))
+        else:
+            plan = TypesPlan(plan.entries, type_label_incompatibilities(pairs, plan, server))
+    console.print(_render.render_types_plan(plan, colors=console.colors))
+    if plan.incompatibilities:
+        text = 'Some existing label values are incompatible with the new type schema.'
+        if strict:
+            console.print(console.color(f'Error: {text}\nSet strict=False to proceed anyway.', 'red'))
+            return Outcome('refused', text)
+        console.print(console.color(f'Warning: {text}', 'yellow'))
+    if not plan.has_changes:
+        console.print(console.color('No changes needed. Types are up to date.', 'green'))
+        return Outcome('no_changes')
+    if dry_run:
+        console.print(console.color(_render.DRY_RUN, 'yellow'))
+        return Outcome('dry_run')
+    if not yes:
+        stopped = console.confirm()
+        if stopped is not None:
+            return stopped
+    console.print(_render.APPLYING)
+    try:
+        for entry in plan.entries:
+            if entry.action != 'unchanged':
+                api.upsert_variable_type(entry.body)
+    except Exception as exc:  # reported like the reference does
+        return _apply_failed(console, exc)
+    console.print(console.color('Done! Variable types synced successfully.', 'green'))
+    return Outcome('applied')
+
+
+def variables_push_types(
+    types: Sequence[Any],
+    *,
+    dry_run: bool = False,
+    yes: bool = False,
+    strict: bool = False,
+    client: Client | None = None,
+    api: ApiClient | None = None,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    file: TextIO | None = None,
+    colors: bool | None = None,
+    input_fn: InputFunction | None = None,
+) -> bool:
+    """Push reusable type schemas (contract §6.3); items are a type or a ``(type, name)`` tuple.
+
+    A type is named by its ``__name__`` (``str(type)`` for non-classes). Updated types are checked
+    against the values of server variables whose ``type_name`` is theirs; ``strict=True`` refuses
+    when one would not validate. Returns True when applied (or would be, with ``dry_run``).
+    """
+    console = make_console(file, colors, input_fn)
+    return _with_api(
+        console,
+        client,
+        api,
+        base_url,
+        api_key,
+        lambda a: run_push_types(types, a, console, dry_run=dry_run, yes=yes, strict=strict),
+    ).ok
+
+
+# -- validate, build, pull -----------------------------------------------------------------------
+
+
+def variables_validate(
+    variables: Sequence[Variable[Any]] | None = None,
+    *,
+    client: Client | None = None,
+    api: ApiClient | None = None,
+    base_url: str | None = None,
+    api_key: str | None = None,
+) -> ValidationReport:
+    """Return a :class:`ValidationReport` of local variables against the server's values (contract §6.2).
+
+    With no variables the report is empty and the server is not contacted. Errors reaching the server
+    propagate (:class:`~remotevars.ApiError`, :class:`~remotevars.ConfigurationError`): this is meant
+    for CI, where an unreachable server must not pass.
+    """
+    local = _local_variables(variables, client)
+    if not local:
+        return ValidationReport([], 0, [])
+    with connect(client, api=api, base_url=base_url, api_key=api_key) as connected:
+        server = connected.list_variables()
+    return validate_report(local, server)
+
+
+def variables_build_config(
+    variables: Sequence[Variable[Any]] | None = None, *, client: Client | None = None
+) -> VariablesConfig:
+    """Return a minimal config (name, description, schema, example) of local variables.
+
+    Raises :class:`~remotevars.VariableSerializationError` naming the variable whose code default
+    cannot be serialised.
+    """
+    return VariablesConfig.from_variables(_local_variables(variables, client))
+
+
+def variables_pull_config(
+    *,
+    client: Client | None = None,
+    api: ApiClient | None = None,
+    base_url: str | None = None,
+    api_key: str | None = None,
+) -> VariablesConfig:
+    """Return a fresh copy of the server's whole config (never shared state: edit it freely).
+
+    Raises :class:`~remotevars.ApiError` / :class:`~remotevars.ConfigurationError`.
+    """
+    with connect(client, api=api, base_url=base_url, api_key=api_key) as connected:
+        return connected.list_variables()
+
+
+# -- push config ---------------------------------------------------------------------------------
+
+
+def run_push_config(
+    config: VariablesConfig,
+    api: ApiClient,
+    console: Console,
+    *,
+    mode: SyncMode = 'merge',
+    dry_run: bool = False,
+    yes: bool = False,
+) -> Outcome:
+    """Run ``variables_push_config`` against ``api``; returns the :class:`Outcome`."""
+    if mode not in ('merge', 'replace'):
+        raise ConfigurationError(f"mode must be 'merge' or 'replace', got {mode!r}")
+    if not config.variables:
+        console.print('No variables in config to push.')
+        return Outcome('empty', 'No variables in config to push.')
+    server, failed = _fetch(console, api.list_variables, 'config')
+    if failed is not None:
+        return failed
+    plan: ConfigPlan = plan_push_config(config, server, mode)
+    console.print(_render.render_config_plan(plan, colors=console.colors))
+    if not plan.has_changes:
+        console.print(console.color('No changes needed. Provider is up to date.', 'green'))
+        return Outcome('no_changes')
+    if dry_run:
+        console.print(console.color(_render.DRY_RUN, 'yellow'))
+        return Outcome('dry_run')
+    if not yes:
+        stopped = console.confirm()
+        if stopped is not None:
+            return stopped
+    console.print(_render.APPLYING)
+    writes = [(c.name, c) for c in (*plan.creates, *plan.updates)]
+    try:
+        _apply_writes(api, writes, plan.deletes)
+    except Exception as exc:  # every write failure is reported, and nothing was changed
+        return _apply_failed(console, exc)
+    console.print(console.color('Done! Variables pushed successfully.', 'green'))
+    return Outcome('applied')
+
+
+def variables_push_config(
+    config: VariablesConfig,
+    *,
+    mode: SyncMode = 'merge',
+    dry_run: bool = False,
+    yes: bool = False,
+    client: Client | None = None,
+    api: ApiClient | None = None,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    file: TextIO | None = None,
+    colors: bool | None = None,
+    input_fn: InputFunction | None = None,
+) -> bool:
+    """Push whole variable configs (labels, rollouts, overrides) to the server (contract §6.4).
+
+    ``mode='merge'`` creates and updates the config's variables; ``'replace'`` also deletes server
+    variables missing from the config, listing each one in the plan and never without a confirmation
+    or ``yes=True``. All or nothing. Returns True when applied (or would be, with ``dry_run``).
+    Raises :class:`~remotevars.ConfigurationError` for an unknown ``mode``.
+    """
+    console = make_console(file, colors, input_fn)
+    if mode not in ('merge', 'replace'):
+        raise ConfigurationError(f"mode must be 'merge' or 'replace', got {mode!r}")
+    return _with_api(
+        console,
+        client,
+        api,
+        base_url,
+        api_key,
+        lambda a: run_push_config(config, a, console, mode=mode, dry_run=dry_run, yes=yes),
+    ).ok

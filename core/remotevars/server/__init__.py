@@ -1,0 +1,13 @@
+"""The self-hostable variables server (``remotevars serve``): the Logfire-compatible HTTP API over SQLite.
+
+Needs the ``server`` extra (starlette, uvicorn, sse-starlette). :func:`create_app` builds the ASGI
+app; :func:`make_server` wraps it in a uvicorn server that closes SSE streams on shutdown.
+"""
+
+from __future__ import annotations
+
+from remotevars.server._app import create_app
+from remotevars.server._run import ServerWithStreams, make_server
+from remotevars.server._store import Store
+
+__all__ = ['ServerWithStreams', 'Store', 'create_app', 'make_server']

@@ -1,0 +1,412 @@
+"""``RemoteVars``: the Flask extension, and ``RemoteVarsState``, what it keeps per app.
+
+The extension object holds only what is shared by every app it initialises (the targeting loaders
+registered with its decorators, an optional client); everything about one app lives in
+``app.extensions['remotevars']``, so one extension object serves any number of apps (app factories).
+
+Per app, ``init_app``:
+
+- fills ``app.config`` with the ``REMOTEVARS_*`` defaults (``setdefault``) and validates it with the
+  core's :func:`~remotevars._settings.check_settings`, raising :class:`remotevars.ConfigurationError`;
+- imports the ``REMOTEVARS_MODULES`` that declare variables;
+- gives the app a client of its own (unless one is passed), sharing the default client's registry of
+  declared variables, and starts it from the config without blocking (not in the Werkzeug
+  reloader's watcher process, which never serves);
+- for each request (``before_request`` / ``teardown_request``), activates that client, pins its
+  snapshot and sets the request's targeting; what to undo is kept in a request-scoped context
+  variable;
+- adds the ``remotevars`` Jinja global and the ``flask vars`` commands, and forwards the client's
+  refresh events as blinker signals.
+
+The rules themselves (settings, options, resolution, reports) are the core's; this module only maps
+Flask's hooks onto them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import random
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar, Token
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeVar, cast
+
+import click
+from flask import Flask, current_app, request
+
+import remotevars
+from flask_remotevars.signals import forwarder
+from remotevars._settings import SETTINGS_DEFAULTS, check_settings, import_callable, options_from_settings
+from remotevars._status import ClientReport, client_report
+from remotevars._targeting import targeting_context
+from remotevars._variable import ACTIVE_CLIENT, PINNED
+
+if TYPE_CHECKING:
+    from remotevars._snapshot import Snapshot
+
+__all__ = ['AttributesLoader', 'EXTENSION_KEY', 'KeyLoader', 'RemoteVars', 'RemoteVarsState', 'TemplateVariables']
+
+logger = logging.getLogger('flask_remotevars')
+
+#: Where the per-app state lives: ``app.extensions[EXTENSION_KEY]``.
+EXTENSION_KEY: Final = 'remotevars'
+
+
+class _RequestPin(NamedTuple):
+    """What ``before_request`` entered for one request, left again by ``teardown_request``."""
+
+    state: RemoteVarsState
+    activation: Token[remotevars.Client | None]
+    pin: Token[Mapping[remotevars.Client, Snapshot] | None]
+    targeting: targeting_context
+    outer: _RequestPin | None
+
+
+#: The request in flight in this context. Request-scoped like ``g`` (Flask's contexts are context
+#: variables too), but read without a ``LocalProxy``, which costs a few microseconds per access.
+_REQUEST: Final[ContextVar[_RequestPin | None]] = ContextVar('flask_remotevars_request', default=None)
+
+#: Returns the targeting key for a request (``None``: no key, see :meth:`RemoteVars.targeting_key_loader`).
+KeyLoader = Callable[[Any], Any]
+#: Returns the targeting attributes for a request (``None``: none).
+AttributesLoader = Callable[[Any], 'Mapping[str, Any] | None']
+
+F = TypeVar('F', bound=Callable[..., Any])
+
+
+class RemoteVars:
+    """The Flask extension: ``RemoteVars(app)`` or ``ext = RemoteVars()`` then ``ext.init_app(app)``.
+
+    ``client``: the :class:`remotevars.Client` every app initialised by this object uses. Without
+    one, each app gets a client of its own, configured from its ``app.config`` and sharing the
+    default client's registry, so variables stay declared once (``remotevars.var``) and read the
+    app's config during its requests. Pass ``client=remotevars.get_client()`` to configure the default client from the
+    app's config instead (one app per process; reads outside requests then see that config too).
+    """
+
+    def __init__(self, app: Flask | None = None, *, client: remotevars.Client | None = None) -> None:
+        self._client = client
+        self._key_loader: KeyLoader | None = None
+        self._attributes_loader: AttributesLoader | None = None
+        if app is not None:
+            self.init_app(app)
+
+    def __repr__(self) -> str:
+        return f'<RemoteVars client={self._client!r}>'
+
+    # -- targeting loaders (flask-login's ``user_loader`` style) ----------------------------------
+
+    def targeting_key_loader(self, loader: F) -> F:
+        """Register ``loader(request) -> key`` as the targeting key of each request; returns it.
+
+        The key decides which label of a rollout a request gets (the same key, the same label).
+        ``None`` means no key: each request then draws its labels once, so a view and its template
+        still agree. An app's ``REMOTEVARS_TARGETING_KEY`` setting, when set, wins over this.
+        """
+        self._key_loader = loader
+        return loader
+
+    def attributes_loader(self, loader: F) -> F:
+        """Register ``loader(request) -> mapping`` as the targeting attributes of each request.
+
+        Attributes feed the conditions of rollout overrides. An app's ``REMOTEVARS_ATTRIBUTES``
+        setting, when set, wins over this. Returns ``loader``.
+        """
+        self._attributes_loader = loader
+        return loader
+
+    # -- per app --------------------------------------------------------------------------------
+
+    def init_app(self, app: Flask, *, client: remotevars.Client | None = None) -> RemoteVarsState:
+        """Set the extension up for ``app`` and start its client; returns the app's state.
+
+        Raises :class:`remotevars.ConfigurationError` when the app already has it, when the
+        ``REMOTEVARS_*`` settings cannot work (the message lists every problem with its id), or when
+        the configured source cannot be loaded.
+        """
+        if EXTENSION_KEY in app.extensions:
+            raise remotevars.ConfigurationError(
+                f'flask_remotevars is already initialised on the app {app.name!r}: call init_app once per app '
+                f'(the state is in app.extensions[{EXTENSION_KEY!r}]).'
+            )
+        for name, default in SETTINGS_DEFAULTS.items():
+            app.config.setdefault(name, default)
+        _validate(app)
+        _import_modules(app.config['REMOTEVARS_MODULES'])
+        state = RemoteVarsState(
+            app,
+            extension=self,
+            client=client or self._client,
+            options=options_from_settings(app.config),
+            key_loader=_configured_callable(app.config['REMOTEVARS_TARGETING_KEY']),
+            attributes_loader=_configured_callable(app.config['REMOTEVARS_ATTRIBUTES']),
+        )
+        if _is_reloader_watcher():
+            logger.debug('Werkzeug reloader watcher process: remotevars starts in the serving process only')
+        else:
+            try:
+                state.start()
+            except BaseException:
+                state.shutdown()
+                raise
+        app.extensions[EXTENSION_KEY] = state
+        app.before_request(state._before_request)
+        app.teardown_request(state._teardown_request)
+        app.jinja_env.globals['remotevars'] = TemplateVariables(state)
+
+        from flask_remotevars.cli import vars_group
+
+        app.cli.add_command(vars_group)
+        return state
+
+    def state(self, app: Flask | None = None) -> RemoteVarsState:
+        """Return the state of ``app`` (default: the current app).
+
+        Raises :class:`remotevars.ConfigurationError` when the app was not initialised.
+        """
+        return get_state(app)
+
+
+def get_state(app: Flask | None = None) -> RemoteVarsState:
+    """Return the :class:`RemoteVarsState` of ``app`` (default: ``current_app``).
+
+    Raises :class:`remotevars.ConfigurationError` when the extension was not initialised on it.
+    """
+    target = app if app is not None else current_app
+    state = target.extensions.get(EXTENSION_KEY)
+    if not isinstance(state, RemoteVarsState):
+        raise remotevars.ConfigurationError(
+            f'flask_remotevars is not initialised on the app {target.name!r}: call RemoteVars(app) or init_app(app).'
+        )
+    return state
+
+
+class RemoteVarsState:
+    """What the extension keeps for one app (``app.extensions['remotevars']``).
+
+    ``client`` is the app's client: one of its own unless a client was passed, sharing the default
+    client's registry, so the variables declared with ``remotevars.var`` are the app's variables
+    too; during a request of the app (or in :meth:`activated`) they read its config.
+    """
+
+    def __init__(
+        self,
+        app: Flask,
+        *,
+        extension: RemoteVars,
+        client: remotevars.Client | None,
+        options: remotevars.VariablesOptions | remotevars.LocalVariablesOptions | None,
+        key_loader: KeyLoader | None,
+        attributes_loader: AttributesLoader | None,
+    ) -> None:
+        self.extension = extension
+        self.owns_client = client is None
+        self.client: remotevars.Client = (
+            remotevars.Client(share_variables_with=remotevars.get_client()) if client is None else client
+        )
+        self.options = options
+        self._key_loader = key_loader
+        self._attributes_loader = attributes_loader
+        self._listener = forwarder(app)
+        self._lock = threading.Lock()
+        self.started = False
+        self.client.add_listener(self._listener)
+
+    def __repr__(self) -> str:
+        return f'<RemoteVarsState client={self.client!r} started={self.started}>'
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Configure the client from the app's settings (once; later calls do nothing).
+
+        A remote source is fetched in the background; a local file is read now. An app whose
+        settings name no source keeps what its client had (code defaults for a client of its own).
+        Raises :class:`remotevars.ConfigurationError` when the source cannot be loaded.
+        """
+        with self._lock:
+            if self.started:
+                return
+            self.started = True
+        if self.options is not None:
+            self.client.configure(self.options)
+
+    def shutdown(self, timeout: float = 1.0) -> None:
+        """Stop forwarding signals and, for a client of its own, stop its background work."""
+        self.client.remove_listener(self._listener)
+        if self.owns_client:
+            self.client.shutdown(timeout)
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def variables(self) -> list[remotevars.Variable[Any]]:
+        """Return the variables this app serves (its client's registry), in declaration order."""
+        return self.client.variables()
+
+    def variable(self, name: str) -> remotevars.Variable[Any] | None:
+        """Return the variable called ``name`` that this app serves, or None."""
+        return self.client.get_variable(name)
+
+    @contextmanager
+    def activated(self) -> Iterator[Snapshot]:
+        """Read this app's config in the block, outside a request too (CLI commands, jobs, threads).
+
+        Every variable read inside resolves against the app client's current snapshot, pinned for
+        the block (the core's ``Client.activated()`` and ``Client.pinned()``); yields that snapshot.
+        """
+        with self.client.activated(), self.client.pinned() as snapshot:
+            yield snapshot
+
+    def report(self) -> ClientReport:
+        """Return the core's status report of this app's client."""
+        return client_report(self.client)
+
+    # -- request hooks --------------------------------------------------------------------------
+
+    def _before_request(self) -> None:
+        if not self.started:
+            self._start_late()
+        key_loader = self._key_loader or self.extension._key_loader
+        attributes_loader = self._attributes_loader or self.extension._attributes_loader
+        key = attributes = None
+        if key_loader is not None or attributes_loader is not None:
+            # Loaders get the request itself: attribute reads through the proxy cost more.
+            current = cast(Any, request)._get_current_object()
+            if key_loader is not None:
+                key = _call_loader(key_loader, current, 'targeting key')
+            if attributes_loader is not None:
+                attributes = _call_loader(attributes_loader, current, 'attributes')
+        if key is None:
+            # Without a key every read would draw a fresh label; one draw per request keeps a view
+            # and its template on the same labels.
+            key = random.getrandbits(64)
+        # What ``client.activated()`` and ``client.pinned()`` do, without two generator-based context
+        # managers per request (they cost as much as the rest of this hook).
+        client = self.client
+        activation = ACTIVE_CLIENT.set(client)
+        pinned = PINNED.get()
+        pin = PINNED.set({**pinned, client: client.snapshot} if pinned else {client: client.snapshot})
+        targeting = targeting_context(key, attributes=attributes)
+        targeting.__enter__()
+        _REQUEST.set(_RequestPin(self, activation, pin, targeting, _REQUEST.get()))
+
+    def _teardown_request(self, exc: BaseException | None) -> None:
+        entry = _REQUEST.get()
+        if entry is None or entry.state is not self:
+            return  # an earlier before_request hook answered before ours ran
+        _REQUEST.set(entry.outer)
+        entry.targeting.__exit__(None, None, None)
+        PINNED.reset(entry.pin)
+        ACTIVE_CLIENT.reset(entry.activation)
+
+    def _start_late(self) -> None:
+        # The app was loaded by the reloader's watcher, or started otherwise late: a request proves
+        # this process serves. A source that fails now is logged; reads serve code defaults.
+        try:
+            self.start()
+        except remotevars.RemoteVarsError:
+            logger.exception('remotevars could not start; variables serve their code defaults')
+
+
+class TemplateVariables:
+    """The ``remotevars`` Jinja global: ``{{ remotevars.banner_text }}`` is that variable's value.
+
+    Values resolve with the request's targeting against its pinned snapshot (outside a request,
+    against the app's current snapshot). An unknown name is undefined for Jinja.
+    """
+
+    __slots__ = ('_state',)
+
+    def __init__(self, state: RemoteVarsState) -> None:
+        self._state = state
+
+    def __repr__(self) -> str:
+        return f'<remotevars template variables: {", ".join(v.name for v in self._state.variables())}>'
+
+    def __getattribute__(self, name: str) -> Any:
+        # Overridden rather than __getattr__: that runs only after the normal lookup has failed and
+        # built an AttributeError, which costs more than the read itself.
+        if name[:1] == '_':
+            return object.__getattribute__(self, name)
+        client: remotevars.Client = object.__getattribute__(self, '_state').client
+        variable = client.get_variable(name)
+        if variable is None:
+            raise AttributeError(f'no remotevars variable named {name!r}')
+        if ACTIVE_CLIENT.get() is client:
+            return variable.get().value
+        with client.activated():
+            return variable.get().value
+
+    def __getitem__(self, name: str) -> Any:
+        if name[:1] == '_':
+            raise KeyError(name)
+        try:
+            return getattr(self, name)
+        except AttributeError as exc:
+            raise KeyError(name) from exc
+
+
+def _validate(app: Flask) -> None:
+    """Log the settings' warnings; raise ConfigurationError listing their errors."""
+    errors = []
+    for problem in check_settings(app.config):
+        text = f'remotevars.{problem.id} ({problem.setting}): {problem.message} Hint: {problem.hint}'
+        if problem.level == 'error':
+            errors.append(text)
+        else:
+            logger.warning('%s', text)
+    if errors:
+        raise remotevars.ConfigurationError(
+            f'The REMOTEVARS_* settings of the app {app.name!r} cannot work: ' + '; '.join(errors)
+        )
+
+
+def _import_modules(modules: Any) -> None:
+    """Import the modules that declare variables (``REMOTEVARS_MODULES``)."""
+    if isinstance(modules, str):
+        raise remotevars.ConfigurationError('REMOTEVARS_MODULES must be a list of module paths, not a string.')
+    for module in modules or ():
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise remotevars.ConfigurationError(f'REMOTEVARS_MODULES names {module!r}: {exc}') from exc
+
+
+def _configured_callable(value: Any) -> Callable[..., Any] | None:
+    """Return the callable a loader setting names (a callable itself or a dotted path), or None."""
+    if value is None:
+        return None
+    return value if callable(value) else import_callable(str(value))
+
+
+def _call_loader(loader: Callable[[Any], Any], current: Any, what: str) -> Any:
+    """Call a targeting loader with the request; a loader that raises is logged and gives None."""
+    try:
+        return loader(current)
+    except Exception:
+        logger.exception('The remotevars %s loader raised; the request goes on without it', what)
+        return None
+
+
+def _is_reloader_watcher() -> bool:
+    """Return whether this process is the watcher of ``flask run``'s reloader (it never serves).
+
+    The watcher loads the app too, then restarts a child process (``WERKZEUG_RUN_MAIN=true``) that
+    serves; only that child should run a refresh worker. An ``app.run(use_reloader=True)`` watcher
+    cannot be told apart when the app is created: it starts a worker that idles.
+    """
+    if os.environ.get('WERKZEUG_RUN_MAIN') == 'true':
+        return False
+    from flask.cli import run_command
+    from flask.helpers import get_debug_flag
+
+    context = click.get_current_context(silent=True)
+    while context is not None:
+        if context.command is run_command:
+            reload = context.params.get('reload')
+            return bool(get_debug_flag() if reload is None else reload)
+        context = context.parent
+    return False

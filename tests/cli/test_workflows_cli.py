@@ -1,0 +1,307 @@
+"""The ``remotevars`` workflow subcommands through click's CliRunner and as real subprocesses."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import pty
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner, Result
+
+import remotevars
+from remotevars._api import ApiClient
+from remotevars.cli import main
+from tests.serverutil import RunningServer, free_port, running_server, seed_variable, variable_body
+
+VENV_BIN = Path(sys.executable).parent
+_COUNTER = itertools.count()
+
+MODULE_SOURCE = """
+from pydantic import BaseModel
+
+import remotevars
+
+
+class Feature(BaseModel):
+    enabled: bool = False
+
+
+limit = remotevars.var('limit', type=int, default=3, description='Max retries')
+greeting = remotevars.var('greeting', type=str, default='hello')
+"""
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[RunningServer]:
+    with running_server(tmp_path / 'vars.sqlite') as srv:
+        yield srv
+
+
+@pytest.fixture
+def api(server: RunningServer) -> Iterator[ApiClient]:
+    with ApiClient(server.url, server.write_key, timeout=(5.0, 5.0)) as client:
+        yield client
+
+
+@pytest.fixture
+def module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The name of a fresh importable module declaring ``limit`` and ``greeting`` on the default client.
+
+    The default client's registry is emptied for the test (other suites, e.g. Django's, register variables
+    on it when they start) and restored afterwards.
+    """
+    registry = remotevars.get_client()._registry
+    saved = dict(registry)
+    registry.clear()
+    name = f'wf_vars_{next(_COUNTER)}'
+    package = tmp_path / 'src'
+    package.mkdir()
+    (package / f'{name}.py').write_text(MODULE_SOURCE)
+    monkeypatch.syspath_prepend(str(package))
+    yield name
+    sys.modules.pop(name, None)
+    registry.clear()
+    registry.update(saved)
+
+
+def invoke(server: RunningServer, *args: str, input: str | None = None) -> Result:
+    env = {'REMOTEVARS_BASE_URL': server.url, 'REMOTEVARS_API_KEY': server.write_key}
+    return CliRunner().invoke(main, list(args), env=env, input=input, catch_exceptions=False)
+
+
+def seed(server: RunningServer, name: str, labels: dict[str, str], **fields: object) -> None:
+    targets = {k: {'target_type': 'version', 'version': None, 'serialized_value': v} for k, v in labels.items()}
+    seed_variable(server.url, server.write_key, variable_body(name, labels=targets, **fields))  # type: ignore[arg-type]
+
+
+def test_push_yes_then_unchanged(server: RunningServer, api: ApiClient, module: str) -> None:
+    result = invoke(server, 'push', '--module', module, '--yes')
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith('\n=== Variables to CREATE ===\n  + limit\n    Description: Max retries\n')
+    assert '\033[' not in result.stdout  # not a terminal: no colours
+    assert result.stderr == ''
+    assert set(api.list_variables().variables) == {'limit', 'greeting'}
+    again = invoke(server, 'push', '--module', module)
+    assert again.exit_code == 0
+    assert again.stdout.endswith('\nNo changes needed. Provider is up to date.\n')
+
+
+def test_push_without_terminal_refuses(server: RunningServer, api: ApiClient, module: str) -> None:
+    result = invoke(server, 'push', '-m', module, input='y\n')
+    assert result.exit_code == 1
+    assert result.stderr.startswith('Error: Refusing to apply changes without confirmation')
+    assert result.stderr.count('\n') == 1
+    assert api.list_variables().variables == {}
+    no_input = invoke(server, 'push', '-m', module, '--no-input')
+    assert no_input.exit_code == 1
+    assert api.list_variables().variables == {}
+
+
+def test_push_dry_run_and_strict(server: RunningServer, api: ApiClient, module: str) -> None:
+    seed(server, 'limit', {'prod': '"many"'}, json_schema={'type': 'string'})
+    before = api.list_variables()
+    dry = invoke(server, 'push', '-m', module, '--dry-run')
+    assert dry.exit_code == 0
+    assert dry.stdout.endswith('\nDry run mode - no changes applied.\n')
+    assert api.list_variables() == before
+    strict = invoke(server, 'push', '-m', module, '--strict', '--yes')
+    assert strict.exit_code == 1
+    assert strict.stderr == (
+        'Error: Some schema changes will result in label values incompatible with the new schema.\n'
+    )
+    assert api.list_variables() == before
+
+
+def test_usage_and_connection_errors(server: RunningServer, module: str) -> None:
+    no_vars = invoke(server, 'push', '--yes')
+    assert no_vars.exit_code == 2
+    assert 'no variables are registered' in no_vars.stderr
+    bad_module = invoke(server, 'push', '-m', 'no_such_module_here')
+    assert bad_module.exit_code == 2
+    assert "cannot import module 'no_such_module_here'" in bad_module.stderr
+    closed = f'http://127.0.0.1:{free_port()}'
+    down = invoke(server, 'push', '-m', module, '--yes', '--base-url', closed)
+    assert down.exit_code == 2
+    assert down.stderr.startswith('Error: Error fetching current config: GET /v1/variables/: ConnectError')
+    assert down.stderr.count('\n') == 1
+    no_key = CliRunner().invoke(
+        main, ['validate', '-m', module, '--base-url', server.url], env={'REMOTEVARS_API_KEY': ''}
+    )
+    assert no_key.exit_code == 2
+    assert no_key.stderr.startswith('Error: No API key for the variables server')
+    down_validate = invoke(server, 'validate', '-m', module, '--base-url', closed)
+    assert down_validate.exit_code == 2
+    read_only = invoke(server, 'push', '-m', module, '--yes', '--api-key', server.read_key)
+    assert read_only.exit_code == 2
+    assert read_only.stderr.startswith('Error: Error applying changes: Failed to apply bulk write:')
+    assert '403' in read_only.stderr and server.read_key not in read_only.stderr
+
+
+def test_validate_clean_and_drifted(server: RunningServer, module: str) -> None:
+    assert invoke(server, 'push', '-m', module, '--yes').exit_code == 0
+    clean = invoke(server, 'validate', '-m', module)
+    assert clean.exit_code == 0
+    assert clean.stdout == '\n=== Valid (2 variables) ===\n\nValidation passed: All 2 variable(s) are valid.\n'
+    seed(server, 'limit', {'prod': '"lots"'}, json_schema={'type': 'integer'}, description='Max retries')
+    drifted = invoke(server, 'validate', '-m', module)
+    assert drifted.exit_code == 1
+    assert '  ✗ limit (label: prod)\n' in drifted.stdout
+    assert drifted.stdout.endswith('\nValidation failed: 1 issue(s) found.\n')
+    assert drifted.stderr == 'Error: validation failed: 1 issue(s) found\n'
+
+
+def test_build_pull_and_push_config(server: RunningServer, api: ApiClient, module: str, tmp_path: Path) -> None:
+    built = tmp_path / 'built.json'
+    result = invoke(server, 'build-config', '-m', module, '--output', str(built))
+    assert result.exit_code == 0 and result.stdout == ''
+    data = json.loads(built.read_text())
+    assert data['variables']['limit']['example'] == '3'
+    assert data['variables']['limit']['json_schema'] == {'type': 'integer'}
+    to_stdout = invoke(server, 'build-config', '-m', module)
+    assert json.loads(to_stdout.stdout) == data
+    pushed = invoke(server, 'push-config', '--input', str(built), '--yes')
+    assert pushed.exit_code == 0, pushed.output
+    assert pushed.stdout.endswith('\nDone! Variables pushed successfully.\n')
+    seed(server, 'extra', {'prod': '1'})
+    pulled = tmp_path / 'pulled.json'
+    assert invoke(server, 'pull', '-o', str(pulled)).exit_code == 0
+    assert set(json.loads(pulled.read_text())['variables']) == {'limit', 'greeting', 'extra'}
+    pulled_stdout = invoke(server, 'pull')
+    assert json.loads(pulled_stdout.stdout) == json.loads(pulled.read_text())
+    # Replace with the built file: 'extra' would be deleted, which needs a confirmation.
+    refused = invoke(server, 'push-config', '-i', str(built), '--mode', 'replace')
+    assert refused.exit_code == 1
+    assert '\n=== Variables to DELETE ===\n  - extra\n' in refused.stdout
+    assert 'extra' in api.list_variables().variables
+    dry = invoke(server, 'push-config', '-i', str(built), '--mode', 'replace', '--dry-run')
+    assert dry.exit_code == 0 and 'extra' in api.list_variables().variables
+    applied = invoke(server, 'push-config', '-i', str(built), '--mode', 'replace', '--yes')
+    assert applied.exit_code == 0
+    assert set(api.list_variables().variables) == {'limit', 'greeting'}
+    # From stdin (no terminal left to ask on) with --yes.
+    piped = invoke(server, 'push-config', '--yes', input=pulled.read_text())
+    assert piped.exit_code == 0
+    assert 'extra' in api.list_variables().variables
+
+
+def test_push_config_bad_file(server: RunningServer, tmp_path: Path) -> None:
+    path = tmp_path / 'bad.json'
+    path.write_text('{"variables": {"x": {"name": "y", "rollout": {"labels": {}}, "overrides": []}}}')
+    result = invoke(server, 'push-config', '-i', str(path), '--yes')
+    assert result.exit_code == 2
+    assert 'is not a valid variables config' in result.stderr
+    missing = invoke(server, 'push-config', '-i', str(tmp_path / 'nope.json'), '--yes')
+    assert missing.exit_code == 2
+
+
+def test_build_config_unserialisable_default(
+    server: RunningServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = f'wf_bad_{next(_COUNTER)}'
+    (tmp_path / f'{name}.py').write_text(
+        'from typing import Any\nimport remotevars\nremotevars.var("opaque", type=Any, default=object())\n'
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        result = invoke(server, 'build-config', '-m', name)
+        assert result.exit_code == 1
+        assert "The code default of variable 'opaque' cannot be serialised to JSON" in result.stderr
+        push = invoke(server, 'push', '-m', name, '--yes')
+        assert push.exit_code == 1
+        assert 'nothing was sent' in push.stdout
+    finally:
+        sys.modules.pop(name, None)
+        remotevars.get_client().clear()
+
+
+def test_push_types_with_explicit_names(server: RunningServer, api: ApiClient, module: str) -> None:
+    result = invoke(
+        server, 'push-types', '--type', f'{module}:Feature', '--type', f'{module}:Feature=feature_v1', '--yes'
+    )
+    assert result.exit_code == 0, result.output
+    assert '\nNew types (2):\n  + Feature\n  + feature_v1\n' in result.stdout
+    types = api.list_variable_types()
+    assert set(types) == {'Feature', 'feature_v1'}
+    assert types['feature_v1'].source_hint == f'{module}.Feature'
+    bad = invoke(server, 'push-types', '--type', 'nocolon')
+    assert bad.exit_code == 2 and 'expected module:Name' in bad.stderr
+    missing = invoke(server, 'push-types', '--type', f'{module}:Nope')
+    assert missing.exit_code == 2 and 'has no attribute' in missing.stderr
+
+
+# -- real subprocesses -------------------------------------------------------------------------
+
+
+def subprocess_env(server: RunningServer, src: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        'REMOTEVARS_BASE_URL': server.url,
+        'REMOTEVARS_API_KEY': server.write_key,
+        'PYTHONPATH': str(src),
+    }
+
+
+def test_real_subprocess_push_and_validate(server: RunningServer, tmp_path: Path) -> None:
+    src = tmp_path / 'src'
+    src.mkdir()
+    (src / 'proj_vars.py').write_text(MODULE_SOURCE)
+    env = subprocess_env(server, src)
+    exe = str(VENV_BIN / 'remotevars')
+    push = subprocess.run(
+        [exe, 'push', '--module', 'proj_vars', '--yes'],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert push.returncode == 0, push.stderr
+    assert 'Done! Variables synced successfully.' in push.stdout
+    seed(server, 'greeting', {'prod': '42'}, json_schema={'type': 'string'})
+    headers = {'Authorization': f'bearer {server.write_key}'}
+    httpx.post(
+        f'{server.url}/v1/variables/greeting/versions/', json={'serialized_value': '[1]'}, headers=headers, timeout=5
+    ).raise_for_status()
+    validate = subprocess.run(
+        [exe, 'validate', '-m', 'proj_vars'], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert validate.returncode == 1
+    assert '  ✗ greeting (label: prod)\n' in validate.stdout
+    assert '  ✗ greeting (label: latest)\n' in validate.stdout
+    assert validate.stderr == 'Error: validation failed: 1 issue(s) found\n'
+
+
+def test_real_terminal_prompt(server: RunningServer, api: ApiClient, tmp_path: Path) -> None:
+    # stdin is a pseudo-terminal: the command asks there, and 'y' applies the replace.
+    seed(server, 'keep', {'prod': '1'})
+    seed(server, 'gone', {'prod': '2'})
+    config = api.list_variables()
+    del config.variables['gone']
+    path = tmp_path / 'keep.json'
+    path.write_text(config.model_dump_json())
+    master, slave = pty.openpty()
+    try:
+        os.write(master, b'y\n')
+        proc = subprocess.run(
+            [str(VENV_BIN / 'remotevars'), 'push-config', '-i', str(path), '--mode', 'replace'],
+            env=subprocess_env(server, tmp_path),
+            stdin=slave,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(slave)
+        os.close(master)
+    assert proc.returncode == 0, proc.stderr
+    assert '  - gone\n' in proc.stdout
+    assert '\nApply these changes? [y/N] \nApplying changes...\n' in proc.stdout
+    assert set(api.list_variables().variables) == {'keep'}

@@ -1,0 +1,258 @@
+"""The vars_* management commands, with ``call_command`` and as real ``manage.py`` subprocesses, against the server.
+
+Each test gets a fresh server so the plans it checks do not depend on the other tests.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip('django.conf')
+pytest.importorskip('pytest_django')
+
+import httpx
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.test import override_settings
+
+import remotevars
+from tests.django.conftest import PROJECT, PROJECT_VARIABLES, SUBPROCESS_ENV, manage, seed, wait_for_version
+from tests.serverutil import running_server
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Any]:
+    with running_server(tmp_path / 'commands.sqlite3') as running:
+        yield running
+
+
+def registered_names() -> list[str]:
+    """The variables this process has registered: the project's, plus any another test suite declared."""
+    names = sorted(v.name for v in remotevars.get_client().variables())
+    assert set(PROJECT_VARIABLES) <= set(names)
+    return names
+
+
+def run(name: str, *args: str, **options: Any) -> str:
+    """call_command, returning what it printed."""
+    out = StringIO()
+    call_command(name, *args, stdout=out, **options)
+    return out.getvalue()
+
+
+def env_for(server: Any, key: str | None = None) -> dict[str, str]:
+    return {'REMOTEVARS_BASE_URL': server.url, 'REMOTEVARS_API_KEY': key or server.write_key}
+
+
+def server_names(server: Any) -> list[str]:
+    headers = {'Authorization': f'bearer {server.read_key}'}
+    response = httpx.get(f'{server.url}/v1/variables/', headers=headers, timeout=5.0)
+    return sorted(response.json()['variables'])
+
+
+def core_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The core ``remotevars`` command line, run from the project directory like manage.py."""
+    import os
+
+    return subprocess.run(
+        [sys.executable, '-c', 'from remotevars.cli import main; main()', *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **SUBPROCESS_ENV, **env},
+        cwd=str(PROJECT),
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+# -- vars_push ------------------------------------------------------------------------------------
+
+
+def test_vars_push_call_command(server: Any) -> None:
+    target = {'base_url': server.url, 'api_key': server.write_key}
+    plan = run('vars_push', '--dry-run', **target)
+    assert '=== Variables to CREATE ===' in plan
+    assert '  + banner_text' in plan and '  + extra_flag' in plan
+    assert plan.rstrip().endswith('Dry run mode - no changes applied.')
+    assert '\033[' not in plan  # no colours off a terminal
+    assert server_names(server) == []
+
+    with pytest.raises(CommandError, match='no terminal to ask on') as refused:
+        run('vars_push', **target)
+    assert refused.value.returncode == 1
+
+    applied = run('vars_push', '--yes', **target)
+    assert 'Done! Variables synced successfully.' in applied
+    assert server_names(server) == registered_names()
+    assert 'No changes needed. Provider is up to date.' in run('vars_push', '--yes', **target)
+
+
+def test_vars_push_subprocess_matches_the_core_command_line(server: Any) -> None:
+    env = env_for(server)
+    core = core_cli('push', '-m', 'rv_shop.variables', '-m', 'rv_extra_vars', '--dry-run', env=env)
+    django = manage('vars_push', '--dry-run', env=env)
+    assert (django.returncode, core.returncode) == (0, 0), django.stderr
+    assert django.stdout == core.stdout
+    assert 'Dry run mode' in django.stdout
+
+    refused = manage('vars_push', env=env)
+    assert refused.returncode == 1
+    assert refused.stderr.strip().startswith('CommandError: Refusing to apply changes without confirmation')
+    assert len(refused.stderr.strip().splitlines()) == 1
+
+    applied = manage('vars_push', '--yes', env=env)
+    assert applied.returncode == 0, applied.stderr
+    assert 'Done! Variables synced successfully.' in applied.stdout
+    assert server_names(server) == sorted(PROJECT_VARIABLES)
+
+
+# -- vars_validate --------------------------------------------------------------------------------
+
+
+def test_vars_validate_call_command_and_subprocess(server: Any) -> None:
+    target = {'base_url': server.url, 'api_key': server.read_key}
+    count = len(registered_names())
+    with pytest.raises(CommandError, match=rf'validation failed: {count} issue\(s\) found') as missing:
+        run('vars_validate', **target)
+    assert missing.value.returncode == 1
+    run('vars_push', '--yes', base_url=server.url, api_key=server.write_key)
+    assert f'Validation passed: All {count} variable(s) are valid.' in run('vars_validate', **target)
+
+    seed(server, 'max_items', 'not a number')
+    out = StringIO()
+    with pytest.raises(CommandError, match=r'validation failed: 1 issue\(s\) found') as invalid:
+        call_command('vars_validate', stdout=out, **target)
+    assert invalid.value.returncode == 1
+    assert '=== Validation Errors ===' in out.getvalue()
+    assert 'max_items (label: production)' in out.getvalue()
+
+    django = manage('vars_validate', env=env_for(server, server.read_key))
+    core = core_cli('validate', '-m', 'rv_shop.variables', '-m', 'rv_extra_vars', env=env_for(server, server.read_key))
+    assert (django.returncode, core.returncode) == (1, 1)
+    assert django.stdout == core.stdout
+    assert django.stderr.strip() == 'CommandError: validation failed: 1 issue(s) found'
+
+
+def test_connection_and_configuration_errors_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv('REMOTEVARS_API_KEY', raising=False)
+    monkeypatch.delenv('REMOTEVARS_BASE_URL', raising=False)
+    with pytest.raises(CommandError, match='No API key') as no_key:
+        run('vars_pull')
+    assert no_key.value.returncode == 2
+    with pytest.raises(CommandError, match='cannot fetch the server config') as unreachable:
+        run('vars_validate', base_url='http://127.0.0.1:9', api_key='k')
+    assert unreachable.value.returncode == 2
+
+    result = manage('vars_pull', '--base-url', 'http://127.0.0.1:9', '--api-key', 'k')
+    assert result.returncode == 2
+    assert result.stderr.startswith('CommandError: cannot fetch the server config')
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+# -- vars_pull, vars_build_config, vars_push_config -----------------------------------------------
+
+
+def test_vars_build_config_call_command_and_subprocess(tmp_path: Path) -> None:
+    built = json.loads(run('vars_build_config'))
+    assert sorted(built['variables']) == registered_names()
+    assert built['variables']['banner_text']['example'] == '"Welcome"'
+    assert built['variables']['agent_config']['json_schema']['type'] == 'object'
+
+    output = tmp_path / 'built.json'
+    result = manage('vars_build_config', '-o', str(output))
+    assert result.returncode == 0, result.stderr
+    from_file = json.loads(output.read_text())
+    assert sorted(from_file['variables']) == sorted(PROJECT_VARIABLES)  # a fresh process: the project's only
+    assert from_file['variables'] == {name: built['variables'][name] for name in PROJECT_VARIABLES}
+
+
+def test_vars_pull_and_vars_push_config(server: Any, tmp_path: Path) -> None:
+    seed(server, 'banner_text', 'Pulled')
+    pulled = json.loads(run('vars_pull', base_url=server.url, api_key=server.read_key))
+    assert json.loads(pulled['variables']['banner_text']['labels']['production']['serialized_value']) == 'Pulled'
+
+    # pull to a file (subprocess), edit it, push it back (call_command), check, then replace (subprocess).
+    config_file = tmp_path / 'config.json'
+    result = manage('vars_pull', '-o', str(config_file), env=env_for(server, server.read_key))
+    assert result.returncode == 0, result.stderr
+    config = json.loads(config_file.read_text())
+    assert config == pulled
+    config['variables']['banner_text']['description'] = 'Edited in a file'
+    new = dict(config['variables']['banner_text'], name='max_items', description=None)
+    new['labels'] = {'production': {'version': 1, 'serialized_value': '42'}}
+    config['variables']['max_items'] = new
+    config_file.write_text(json.dumps(config))
+
+    target = {'base_url': server.url, 'api_key': server.write_key}
+    plan = run('vars_push_config', '-i', str(config_file), '--dry-run', **target)
+    assert '=== Variables to CREATE ===' in plan and '+ max_items' in plan
+    assert '=== Variables to UPDATE ===' in plan and '~ banner_text' in plan
+    assert 'Done! Variables pushed successfully.' in run('vars_push_config', '-i', str(config_file), '--yes', **target)
+    assert server_names(server) == ['banner_text', 'max_items']
+
+    del config['variables']['max_items']
+    config_file.write_text(json.dumps(config))
+    env = env_for(server)
+    replaced = manage('vars_push_config', '-i', str(config_file), '--mode', 'replace', '--yes', env=env)
+    assert replaced.returncode == 0, replaced.stderr
+    assert '=== Variables to DELETE ===' in replaced.stdout and '- max_items' in replaced.stdout
+    assert server_names(server) == ['banner_text']
+
+    bad = tmp_path / 'bad.json'
+    bad.write_text('{"variables": {"x": {}}}')
+    with pytest.raises(CommandError, match='is not a valid variables config') as invalid:
+        run('vars_push_config', '-i', str(bad), **target)
+    assert invalid.value.returncode == 2
+
+
+# -- vars_push_types ------------------------------------------------------------------------------
+
+
+def test_vars_push_types_call_command_and_subprocess(server: Any) -> None:
+    target = {'base_url': server.url, 'api_key': server.write_key}
+    out = run('vars_push_types', '--type', 'rv_shop.variables:AgentConfig', '--yes', **target)
+    assert 'New types (1):' in out and '+ AgentConfig' in out
+    assert 'Done! Variable types synced successfully.' in out
+
+    env = env_for(server)
+    again = manage('vars_push_types', '--type', 'rv_shop.variables:AgentConfig', '--yes', env=env)
+    assert again.returncode == 0, again.stderr
+    assert 'No changes needed. Types are up to date.' in again.stdout
+    assert '+ Agent' in run('vars_push_types', '--type', 'rv_shop.variables:AgentConfig=Agent', '--dry-run', **target)
+
+    with pytest.raises(CommandError, match='expected module:Name') as bad:
+        run('vars_push_types', '--type', 'nonsense', **target)
+    assert bad.value.returncode == 2
+
+
+# -- vars_status ----------------------------------------------------------------------------------
+
+
+def test_vars_status_call_command_and_subprocess(server: Any) -> None:
+    version = seed(server, 'banner_text', 'Status')['labels']['production']['version']
+    with override_settings(REMOTEVARS_BASE_URL=server.url, REMOTEVARS_API_KEY=server.read_key):
+        wait_for_version('banner_text', version)
+        out = run('vars_status')
+    assert f'Source:      remote {server.url}' in out
+    assert 'State:       loaded' in out
+    assert f'banner_text [str]: labels production=v{version}; rollout production 100%' in out
+    assert 'max_items [int]: not in config (code default)' in out
+
+    result = manage('vars_status', env=env_for(server, server.read_key))
+    assert result.returncode == 0, result.stderr
+    assert 'State:       loaded' in result.stdout
+    assert f'banner_text [str]: labels production=v{version}' in result.stdout
+    assert 'Connected:   yes' in result.stdout
+
+    with override_settings(REMOTEVARS_BASE_URL=server.url), pytest.raises(CommandError, match='E001') as unusable:
+        run('vars_status')
+    assert unusable.value.returncode == 2

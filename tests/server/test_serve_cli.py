@@ -1,0 +1,30 @@
+"""``remotevars serve`` argument handling (running it for real is covered by the subprocess tests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from remotevars.cli import main
+
+
+def test_serve_without_keys_refuses_to_start(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main,
+        ['serve', '--db', str(tmp_path / 'db.sqlite3')],
+        env={'REMOTEVARS_SERVER_READ_KEYS': None, 'REMOTEVARS_SERVER_WRITE_KEYS': None},
+    )
+    assert result.exit_code == 2
+    assert (
+        result.stderr == 'error: no API keys configured: pass --read-key/--write-key or set REMOTEVARS_SERVER_*_KEYS\n'
+    )
+    assert not (tmp_path / 'db.sqlite3').exists()
+
+
+def test_serve_help_lists_the_options() -> None:
+    result = CliRunner().invoke(main, ['serve', '--help'])
+    assert result.exit_code == 0
+    for option in ('--host', '--port', '--db', '--read-key', '--write-key', '--keepalive', '--allow-anonymous-read'):
+        assert option in result.stdout
+    assert '127.0.0.1' in result.stdout
