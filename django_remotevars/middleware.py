@@ -118,7 +118,7 @@ class RemoteVarsMiddleware:
         if self.is_async:
             return self.__acall__(request)
         key = request_targeting_key(request)
-        with self.client.pinned(), remotevars.targeting_context(key, attributes=request_attributes(request)):
+        with self.client.request_scope(key, request_attributes(request), activate=False):
             response: HttpResponseBase = self.get_response(request)
         _remember_anonymous(request, response)
         return response
@@ -126,7 +126,7 @@ class RemoteVarsMiddleware:
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         key, attributes = await _arequest_targeting(request)
         get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]] = self.get_response
-        with self.client.pinned(), remotevars.targeting_context(key, attributes=attributes):
+        with self.client.request_scope(key, attributes, activate=False):
             response = await get_response(request)
         _remember_anonymous(request, response)
         return response

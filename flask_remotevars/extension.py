@@ -31,7 +31,7 @@ import random
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from contextvars import ContextVar, Token
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeVar, cast
 
 import click
@@ -41,8 +41,7 @@ import remotevars
 from flask_remotevars.signals import forwarder
 from remotevars._settings import SETTINGS_DEFAULTS, check_settings, import_callable, options_from_settings
 from remotevars._status import ClientReport, client_report
-from remotevars._targeting import targeting_context
-from remotevars._variable import ACTIVE_CLIENT, PINNED
+from remotevars._variable import ACTIVE_CLIENT
 
 if TYPE_CHECKING:
     from remotevars._snapshot import Snapshot
@@ -59,9 +58,7 @@ class _RequestPin(NamedTuple):
     """What ``before_request`` entered for one request, left again by ``teardown_request``."""
 
     state: RemoteVarsState
-    activation: Token[remotevars.Client | None]
-    pin: Token[Mapping[remotevars.Client, Snapshot] | None]
-    targeting: targeting_context
+    scope: remotevars.RequestScope
     outer: _RequestPin | None
 
 
@@ -283,24 +280,16 @@ class RemoteVarsState:
             # Without a key every read would draw a fresh label; one draw per request keeps a view
             # and its template on the same labels.
             key = random.getrandbits(64)
-        # What ``client.activated()`` and ``client.pinned()`` do, without two generator-based context
-        # managers per request (they cost as much as the rest of this hook).
-        client = self.client
-        activation = ACTIVE_CLIENT.set(client)
-        pinned = PINNED.get()
-        pin = PINNED.set({**pinned, client: client.snapshot} if pinned else {client: client.snapshot})
-        targeting = targeting_context(key, attributes=attributes)
-        targeting.__enter__()
-        _REQUEST.set(_RequestPin(self, activation, pin, targeting, _REQUEST.get()))
+        scope = self.client.request_scope(key, attributes)
+        scope.enter()
+        _REQUEST.set(_RequestPin(self, scope, _REQUEST.get()))
 
     def _teardown_request(self, exc: BaseException | None) -> None:
         entry = _REQUEST.get()
         if entry is None or entry.state is not self:
             return  # an earlier before_request hook answered before ours ran
         _REQUEST.set(entry.outer)
-        entry.targeting.__exit__(None, None, None)
-        PINNED.reset(entry.pin)
-        ACTIVE_CLIENT.reset(entry.activation)
+        entry.scope.exit()
 
     def _start_late(self) -> None:
         # The app was loaded by the reloader's watcher, or started otherwise late: a request proves

@@ -6,7 +6,7 @@ read them with ``variable.get()``: a read never raises and costs about a diction
 
 from __future__ import annotations
 
-from remotevars._client import Client, RefreshListener
+from remotevars._client import Client, RefreshListener, RequestScope
 from remotevars._default import configure, get_client, shutdown, var, variables_get
 from remotevars._errors import (
     ApiConnectionError,
@@ -85,6 +85,7 @@ __all__ = [
     'RefreshEvent',
     'RefreshListener',
     'RemoteVarsError',
+    'RequestScope',
     'ResolutionReason',
     'ResolveFunction',
     'ResolvedVariable',

@@ -22,10 +22,11 @@ from remotevars._errors import ConfigPayloadError, ConfigurationError, VariableR
 from remotevars._events import RefreshEvent, diff_snapshots
 from remotevars._options import LocalVariablesOptions, VariablesOptions
 from remotevars._snapshot import Snapshot, VariableIssue, build_snapshot, patch_snapshot
+from remotevars._targeting import TARGETING, TargetingState
 from remotevars._variable import ACTIVE_CLIENT, PINNED, Variable, is_resolve_function
 from remotevars.providers._base import ProviderStatus, VariableProvider
 
-__all__ = ['Client', 'RefreshListener']
+__all__ = ['Client', 'RefreshListener', 'RequestScope']
 
 T = TypeVar('T')
 
@@ -268,6 +269,17 @@ class Client:
         variable was declared on (per thread/task; used per request by the adapters)."""
         return _Activated(self)
 
+    def request_scope(
+        self, targeting_key: Any = None, attributes: Mapping[str, Any] | None = None, *, activate: bool = True
+    ) -> RequestScope:
+        """Return the scope of one request: this client's snapshot pinned, the targeting key and
+        attributes set, and (``activate``) this client's config used for every variable read.
+
+        Use it as a context manager, or call ``enter()`` / ``exit()`` from framework hooks; the
+        Django middleware and the Flask extension enter one per request.
+        """
+        return RequestScope(self, targeting_key, attributes, activate)
+
     def wait_for_first_config(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for the provider's first attempt; return whether a config is in force."""
         self._first_attempt.wait(timeout)
@@ -334,6 +346,57 @@ class _Pinned:
         if self._token is not None:
             PINNED.reset(self._token)
             self._token = None
+
+
+class RequestScope:
+    """One request's view of a client; see :meth:`Client.request_scope`. Enter once, exit once."""
+
+    __slots__ = ('_activate', '_attributes', '_client', '_key', '_tokens')
+
+    def __init__(
+        self, client: Client, targeting_key: Any, attributes: Mapping[str, Any] | None, activate: bool
+    ) -> None:
+        self._client = client
+        self._key = targeting_key
+        self._attributes = attributes
+        self._activate = activate
+        self._tokens: tuple[Any, Any, Any] | None = None
+
+    def enter(self) -> Snapshot:
+        """Start the scope; returns the pinned snapshot."""
+        client = self._client
+        pinned = PINNED.get()
+        if pinned is None:
+            snapshot = client._snapshot
+            pin = PINNED.set({client: snapshot})
+        else:
+            snapshot = pinned.get(client, client._snapshot)
+            pin = PINNED.set({**pinned, client: snapshot})
+        outer = TARGETING.get()
+        attributes = self._attributes or None
+        if outer is not None and outer.attributes:
+            attributes = {**outer.attributes, **attributes} if attributes else outer.attributes
+        by_variable = outer.by_variable if outer is not None else {}
+        targeting = TARGETING.set(TargetingState(self._key, by_variable, attributes))
+        active = ACTIVE_CLIENT.set(client) if self._activate else None
+        self._tokens = (pin, targeting, active)
+        return snapshot
+
+    def exit(self) -> None:
+        """End the scope (idempotent)."""
+        tokens, self._tokens = self._tokens, None
+        if tokens is not None:
+            pin, targeting, active = tokens
+            if active is not None:
+                ACTIVE_CLIENT.reset(active)
+            TARGETING.reset(targeting)
+            PINNED.reset(pin)
+
+    def __enter__(self) -> Snapshot:
+        return self.enter()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.exit()
 
 
 class _Activated:

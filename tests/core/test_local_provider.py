@@ -254,3 +254,40 @@ def test_patch_replaces_and_removes_variables_keeping_the_others() -> None:
     assert [i.name for i in issues] == ['c']
     assert second.variables['b'].targets == {'production': ('2', 2)}
     assert first.variables.keys() == {'a', 'b', 'c'}  # the old snapshot is untouched
+
+
+def test_request_scope_pins_targets_and_activates(tmp_path: Path) -> None:
+    declaring, serving = remotevars.Client(), remotevars.Client()
+    try:
+        v = declaring.var('v', default='-')
+        weights = {'a': 0.5, 'b': 0.5}
+        config = {
+            'variables': {
+                'v': {
+                    'name': 'v',
+                    'labels': {k: {'version': 1, 'serialized_value': json.dumps(k)} for k in weights},
+                    'rollout': {'labels': weights},
+                    'overrides': [],
+                }
+            }
+        }
+        serving.configure(LocalVariablesOptions(config=VariablesConfig.model_validate(config)))
+        expected = VariablesConfig.model_validate(config).variables['v'].resolve_label('user-7')
+        scope = serving.request_scope('user-7', {'plan': 'pro'})
+        snapshot = scope.enter()
+        try:
+            assert snapshot is serving.snapshot
+            assert v.get().label == expected
+            from remotevars._targeting import current_targeting
+
+            state = current_targeting()
+            assert state is not None and state.attributes == {'plan': 'pro'}
+        finally:
+            scope.exit()
+            scope.exit()  # idempotent
+        assert v.get().reason == 'no_provider'
+        with serving.request_scope(None, activate=False):
+            assert v.get().reason == 'no_provider'
+    finally:
+        declaring.shutdown()
+        serving.shutdown()
