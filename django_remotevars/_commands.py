@@ -9,7 +9,6 @@ non-zero ones as a one-line ``CommandError``. The server defaults to the ``REMOT
 from __future__ import annotations
 
 import importlib
-import time
 from argparse import ArgumentParser
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -35,10 +34,7 @@ __all__ = [
     'registered_variables',
     'server',
     'started_client',
-    'wait_for_first_config',
 ]
-
-_POLL_SECONDS = 0.02
 
 
 class CommandStream:
@@ -146,18 +142,3 @@ def started_client() -> remotevars.Client:
         return _runtime.start()
     except ConfigurationError as exc:
         fail(str(exc), 2)
-
-
-def wait_for_first_config(client: remotevars.Client, timeout: float) -> bool:
-    """Wait (at most ``timeout`` seconds) until a config is in force or the first fetch failed.
-
-    Returns whether a config (fresh or cached) is in force.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        state = client.snapshot.state
-        if state in ('loaded', 'cached'):
-            return True
-        if state == 'no_provider' or client.status().last_error is not None or time.monotonic() >= deadline:
-            return False
-        time.sleep(_POLL_SECONDS)

@@ -16,7 +16,6 @@ environment variables of the same names.
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Final, TypeVar
@@ -71,29 +70,9 @@ def _server_options(command: F) -> F:
     )(command)
 
 
-def _module_option(command: F) -> F:
-    return click.option(
-        '--module',
-        '-m',
-        'modules',
-        multiple=True,
-        metavar='MODULE',
-        help='Also import this module to register its variables (repeatable).',
-    )(command)
-
-
-def _plan_options(command: F) -> F:
-    for decorator in (
-        click.option('--no-input', is_flag=True, help='Never prompt; refuse a plan that needs confirmation.'),
-        click.option('--yes', '-y', is_flag=True, help='Apply without asking for confirmation.'),
-        click.option('--dry-run', is_flag=True, help='Show the plan, change nothing.'),
-    ):
-        command = decorator(command)
-    return command
-
-
-def _output_option(command: F) -> F:
-    return click.option('--output', '-o', metavar='FILE', help='Write the config here (default: stdout).')(command)
+module_option = core_cli.module_option
+plan_options = core_cli.plan_options
+output_option = core_cli.output_option
 
 
 # -- the edges ---------------------------------------------------------------------------------------
@@ -108,7 +87,7 @@ def _state() -> RemoteVarsState:
 
 def _variables(state: RemoteVarsState, modules: Sequence[str]) -> list[Any]:
     """Return the variables the app serves after importing ``modules``; ends the command when none."""
-    core_cli._import_modules(modules)
+    core_cli.import_modules(modules)
     variables = state.variables()
     if not variables:
         raise _failure(
@@ -134,10 +113,6 @@ def _server(state: RemoteVarsState, base_url: str | None, api_key: str | None) -
         raise _failure(str(exc), 2) from exc
 
 
-def _console(no_input: bool) -> push.Console:
-    return push.make_console(None, None, None, can_prompt=False if no_input else None)
-
-
 def _finish(outcome: push.Outcome) -> None:
     if outcome.exit_code:
         raise _failure(outcome.reason or outcome.status, outcome.exit_code)
@@ -147,8 +122,8 @@ def _finish(outcome: push.Outcome) -> None:
 
 
 @vars_group.command('push')
-@_module_option
-@_plan_options
+@module_option
+@plan_options
 @click.option('--strict', is_flag=True, help='Refuse when a server value would not fit the new type.')
 @_server_options
 def push_command(
@@ -164,7 +139,7 @@ def push_command(
     state = _state()
     variables = _variables(state, modules)
     with _server(state, base_url, api_key) as api:
-        outcome = push.run_push(variables, api, _console(no_input), dry_run=dry_run, yes=yes, strict=strict)
+        outcome = push.run_push(variables, api, core_cli.console_for(no_input), dry_run=dry_run, yes=yes, strict=strict)
     _finish(outcome)
 
 
@@ -177,7 +152,7 @@ def push_command(
     metavar='MODULE:NAME[=EXPLICIT]',
     help='A type to push, optionally under an explicit name (repeatable).',
 )
-@_plan_options
+@plan_options
 @click.option('--strict', is_flag=True, help='Refuse when a variable value would not fit the new type.')
 @_server_options
 def push_types_command(
@@ -191,14 +166,16 @@ def push_types_command(
 ) -> None:
     """Push reusable type schemas (pydantic models and other types) to the server."""
     state = _state()
-    types = [core_cli._load_type(spec) for spec in type_specs]
+    types = [core_cli.load_type(spec) for spec in type_specs]
     with _server(state, base_url, api_key) as api:
-        outcome = push.run_push_types(types, api, _console(no_input), dry_run=dry_run, yes=yes, strict=strict)
+        outcome = push.run_push_types(
+            types, api, core_cli.console_for(no_input), dry_run=dry_run, yes=yes, strict=strict
+        )
     _finish(outcome)
 
 
 @vars_group.command('validate')
-@_module_option
+@module_option
 @_server_options
 def validate_command(modules: tuple[str, ...], base_url: str | None, api_key: str | None) -> None:
     """Check that every server value of the app's variables still fits their types (exit 1 if not)."""
@@ -216,7 +193,7 @@ def validate_command(modules: tuple[str, ...], base_url: str | None, api_key: st
 
 
 @vars_group.command('pull')
-@_output_option
+@output_option
 @_server_options
 def pull_command(output: str | None, base_url: str | None, api_key: str | None) -> None:
     """Write the server's whole config (labels, versions, rollouts) as JSON."""
@@ -226,12 +203,12 @@ def pull_command(output: str | None, base_url: str | None, api_key: str | None) 
             config = push.variables_pull_config(api=api)
         except RemoteVarsError as exc:
             raise _failure(f'cannot fetch the server config: {exc}', 2) from exc
-    core_cli._write_config(config, output)
+    core_cli.write_config(config, output)
 
 
 @vars_group.command('build-config')
-@_module_option
-@_output_option
+@module_option
+@output_option
 def build_config_command(modules: tuple[str, ...], output: str | None) -> None:
     """Write a config template (name, description, schema, example) of the app's variables."""
     variables = _variables(_state(), modules)
@@ -239,7 +216,7 @@ def build_config_command(modules: tuple[str, ...], output: str | None) -> None:
         config = push.variables_build_config(variables)
     except RemoteVarsError as exc:
         raise _failure(str(exc), 1) from exc
-    core_cli._write_config(config, output)
+    core_cli.write_config(config, output)
 
 
 @vars_group.command('push-config')
@@ -251,7 +228,7 @@ def build_config_command(modules: tuple[str, ...], output: str | None) -> None:
     show_default=True,
     help='replace also deletes server variables missing from the file.',
 )
-@_plan_options
+@plan_options
 @_server_options
 def push_config_command(
     input_path: str | None,
@@ -264,7 +241,7 @@ def push_config_command(
 ) -> None:
     """Push whole variable configs (labels, rollouts, overrides) from a JSON file."""
     state = _state()
-    config = core_cli._read_config(input_path)
+    config = core_cli.read_config(input_path)
     # A config read from stdin leaves no terminal to answer a prompt on.
     can_prompt = not no_input and input_path not in (None, '-')
     console = push.make_console(None, None, None, can_prompt=None if can_prompt else False)
@@ -288,21 +265,5 @@ def status_command(timeout: float | None) -> None:
     state.start()  # loaded by a reloader's watcher, the app may not have started its client yet
     if timeout is None:
         timeout = float(current_app.config['REMOTEVARS_FIRST_RESOLVE_TIMEOUT'])
-    _wait_for_first_config(state, timeout)
+    state.client.wait_for_first_config(timeout)
     click.echo(format_report(state.report()))
-
-
-def _wait_for_first_config(state: RemoteVarsState, timeout: float) -> bool:
-    """Wait (at most ``timeout`` seconds) until a config is in force or the first fetch failed.
-
-    Returns whether a config (fresh or cached) is in force.
-    """
-    deadline = time.monotonic() + timeout
-    client = state.client
-    while True:
-        snapshot_state = client.snapshot.state
-        if snapshot_state in ('loaded', 'cached'):
-            return True
-        if snapshot_state == 'no_provider' or client.status().last_error is not None or time.monotonic() >= deadline:
-            return False
-        time.sleep(_POLL_SECONDS)

@@ -282,7 +282,8 @@ class Client:
 
     def wait_for_first_config(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for the provider's first attempt; return whether a config is in force."""
-        self._first_attempt.wait(timeout)
+        if self._provider is not None:
+            self._first_attempt.wait(timeout)
         return self._snapshot.state in ('loaded', 'cached')
 
     def add_listener(self, listener: RefreshListener) -> None:

@@ -27,7 +27,17 @@ from remotevars._default import get_client
 from remotevars._errors import ConfigurationError, RemoteVarsError
 from remotevars.config import VariablesConfig
 
-__all__ = ['commands']
+__all__ = [
+    'commands',
+    'console_for',
+    'import_modules',
+    'load_type',
+    'module_option',
+    'output_option',
+    'plan_options',
+    'read_config',
+    'write_config',
+]
 
 F = TypeVar('F', bound=Callable[..., Any])
 
@@ -37,7 +47,8 @@ def _fail(reason: str, code: int) -> NoReturn:
     raise SystemExit(code)
 
 
-def _import_modules(modules: Sequence[str]) -> None:
+def import_modules(modules: Sequence[str]) -> None:
+    """Import each module (from the working directory too); ends the command with exit code 2 on failure."""
     # The console script does not put the working directory on sys.path; `--module myapp.vars` run
     # from a project's root should work like `python -c 'import myapp.vars'` does.
     cwd = os.getcwd()
@@ -59,7 +70,8 @@ def _server_options(command: F) -> F:
     )(command)
 
 
-def _module_option(command: F) -> F:
+def module_option(command: F) -> F:
+    """The repeatable ``--module`` option naming modules to import (they register variables)."""
     return click.option(
         '--module',
         '-m',
@@ -70,7 +82,13 @@ def _module_option(command: F) -> F:
     )(command)
 
 
-def _plan_options(command: F) -> F:
+def output_option(command: F) -> F:
+    """The ``--output FILE`` option (stdout when omitted)."""
+    return click.option('--output', '-o', metavar='FILE', help='Write the config here (default: stdout).')(command)
+
+
+def plan_options(command: F) -> F:
+    """The ``--dry-run``, ``--yes`` and ``--no-input`` options of commands that apply a plan."""
     for decorator in (
         click.option('--no-input', is_flag=True, help='Never prompt; refuse a plan that needs confirmation.'),
         click.option('--yes', '-y', is_flag=True, help='Apply without asking for confirmation.'),
@@ -89,7 +107,8 @@ def _api(base_url: str | None, api_key: str | None) -> Iterator[ApiClient]:
         _fail(str(exc), 2)
 
 
-def _console(no_input: bool) -> push.Console:
+def console_for(no_input: bool) -> push.Console:
+    """Return the console the commands print and prompt through (``--no-input``: never prompt)."""
     return push.make_console(None, None, None, can_prompt=False if no_input else None)
 
 
@@ -99,7 +118,7 @@ def _finish(outcome: push.Outcome) -> None:
 
 
 def _variables(modules: Sequence[str]) -> list[Any]:
-    _import_modules(modules)
+    import_modules(modules)
     variables = get_client().variables()
     if not variables:
         _fail('no variables are registered: name the modules that declare them with --module', 2)
@@ -107,8 +126,8 @@ def _variables(modules: Sequence[str]) -> list[Any]:
 
 
 @click.command('push')
-@_module_option
-@_plan_options
+@module_option
+@plan_options
 @click.option('--strict', is_flag=True, help='Refuse when a server value would not fit the new type.')
 @_server_options
 def push_command(
@@ -123,16 +142,17 @@ def push_command(
     """Push the schemas and descriptions of variables declared in code to the server."""
     variables = _variables(modules)
     with _api(base_url, api_key) as api:
-        outcome = push.run_push(variables, api, _console(no_input), dry_run=dry_run, yes=yes, strict=strict)
+        outcome = push.run_push(variables, api, console_for(no_input), dry_run=dry_run, yes=yes, strict=strict)
     _finish(outcome)
 
 
-def _load_type(spec: str) -> tuple[Any, str] | Any:
+def load_type(spec: str) -> tuple[Any, str] | Any:
+    """Import ``module:Name[=explicit_name]``: the type, or ``(type, name)``; ends the command (exit 2) on failure."""
     target, _, explicit = spec.partition('=')
     module_name, sep, attribute = target.partition(':')
     if not sep or not module_name or not attribute:
         _fail(f'--type {spec!r}: expected module:Name or module:Name=explicit_name', 2)
-    _import_modules([module_name])
+    import_modules([module_name])
     found: Any = importlib.import_module(module_name)
     for part in attribute.split('.'):
         try:
@@ -151,7 +171,7 @@ def _load_type(spec: str) -> tuple[Any, str] | Any:
     metavar='MODULE:NAME[=EXPLICIT]',
     help='A type to push, optionally under an explicit name (repeatable).',
 )
-@_plan_options
+@plan_options
 @click.option('--strict', is_flag=True, help='Refuse when a variable value would not fit the new type.')
 @_server_options
 def push_types_command(
@@ -164,14 +184,14 @@ def push_types_command(
     api_key: str | None,
 ) -> None:
     """Push reusable type schemas (pydantic models and other types) to the server."""
-    types = [_load_type(spec) for spec in type_specs]
+    types = [load_type(spec) for spec in type_specs]
     with _api(base_url, api_key) as api:
-        outcome = push.run_push_types(types, api, _console(no_input), dry_run=dry_run, yes=yes, strict=strict)
+        outcome = push.run_push_types(types, api, console_for(no_input), dry_run=dry_run, yes=yes, strict=strict)
     _finish(outcome)
 
 
 @click.command('validate')
-@_module_option
+@module_option
 @_server_options
 def validate_command(modules: tuple[str, ...], base_url: str | None, api_key: str | None) -> None:
     """Check that every server value of the variables still fits their types in code (exit 1 if not)."""
@@ -187,7 +207,8 @@ def validate_command(modules: tuple[str, ...], base_url: str | None, api_key: st
         _fail(f'validation failed: {problems} issue(s) found', 1)
 
 
-def _write_config(config: VariablesConfig, output: str | None) -> None:
+def write_config(config: VariablesConfig, output: str | None) -> None:
+    """Write ``config`` as indented JSON to ``output`` (stdout for None or ``-``)."""
     text = config.model_dump_json(indent=2)
     if output is None or output == '-':
         click.echo(text)
@@ -199,7 +220,7 @@ def _write_config(config: VariablesConfig, output: str | None) -> None:
 
 
 @click.command('pull')
-@click.option('--output', '-o', metavar='FILE', help='Write the config here (default: stdout).')
+@output_option
 @_server_options
 def pull_command(output: str | None, base_url: str | None, api_key: str | None) -> None:
     """Write the server's whole config (labels, versions, rollouts) as JSON."""
@@ -208,12 +229,12 @@ def pull_command(output: str | None, base_url: str | None, api_key: str | None) 
             config = push.variables_pull_config(api=api)
         except RemoteVarsError as exc:
             _fail(f'cannot fetch the server config: {exc}', 2)
-    _write_config(config, output)
+    write_config(config, output)
 
 
 @click.command('build-config')
-@_module_option
-@click.option('--output', '-o', metavar='FILE', help='Write the config here (default: stdout).')
+@module_option
+@output_option
 def build_config_command(modules: tuple[str, ...], output: str | None) -> None:
     """Write a config template (name, description, schema, example) of the variables declared in code."""
     variables = _variables(modules)
@@ -221,10 +242,11 @@ def build_config_command(modules: tuple[str, ...], output: str | None) -> None:
         config = push.variables_build_config(variables)
     except RemoteVarsError as exc:
         _fail(str(exc), 1)
-    _write_config(config, output)
+    write_config(config, output)
 
 
-def _read_config(path: str | None) -> VariablesConfig:
+def read_config(path: str | None) -> VariablesConfig:
+    """Read a config file (stdin for None or ``-``); ends the command (exit 2) when it is unusable."""
     try:
         raw = sys.stdin.read() if path is None or path == '-' else Path(path).read_text(encoding='utf-8')
     except OSError as exc:
@@ -247,7 +269,7 @@ def _read_config(path: str | None) -> VariablesConfig:
     show_default=True,
     help='replace also deletes server variables missing from the file.',
 )
-@_plan_options
+@plan_options
 @_server_options
 def push_config_command(
     input_path: str | None,
@@ -259,7 +281,7 @@ def push_config_command(
     api_key: str | None,
 ) -> None:
     """Push whole variable configs (labels, rollouts, overrides) from a JSON file."""
-    config = _read_config(input_path)
+    config = read_config(input_path)
     # A config read from stdin leaves no terminal to answer a prompt on.
     can_prompt = not no_input and input_path not in (None, '-')
     console = push.make_console(None, None, None, can_prompt=None if can_prompt else False)

@@ -27,5 +27,5 @@ class Command(BaseCommand):
         timeout = options['timeout']
         if timeout is None:
             timeout = float(conf.get('REMOTEVARS_FIRST_RESOLVE_TIMEOUT'))
-        _commands.wait_for_first_config(client, timeout)
+        client.wait_for_first_config(timeout)
         self.stdout.write(format_report(client_report(client)))
