@@ -287,6 +287,36 @@ def _apply_failed(console: Console, exc: Exception) -> Outcome:
 # -- push ----------------------------------------------------------------------------------------
 
 
+def _gate(
+    console: Console,
+    incompatible: str | None,
+    *,
+    strict: bool,
+    has_changes: bool,
+    up_to_date: str,
+    dry_run: bool,
+    yes: bool,
+) -> Outcome | None:
+    """The steps every workflow takes between printing its plan and applying it (contract §6.1 9-12).
+
+    Refuses (strict) or warns about incompatible values, stops when there is nothing to do or on a dry
+    run, and asks for confirmation unless ``yes``. Returns the outcome that ends the workflow, or None
+    to go on and apply.
+    """
+    if incompatible is not None:
+        if strict:
+            console.print(console.color(f'Error: {incompatible}\nSet strict=False to proceed anyway.', 'red'))
+            return Outcome('refused', incompatible)
+        console.print(console.color(f'Warning: {incompatible}', 'yellow'))
+    if not has_changes:
+        console.print(console.color(up_to_date, 'green'))
+        return Outcome('no_changes')
+    if dry_run:
+        console.print(console.color(_render.DRY_RUN, 'yellow'))
+        return Outcome('dry_run')
+    return None if yes else console.confirm()
+
+
 def run_push(
     variables: Sequence[Variable[Any]],
     api: ApiClient,
@@ -310,21 +340,17 @@ def run_push(
         console.print(console.color(text, 'red'))
         return Outcome('refused', plan.serialization_errors[0])
     incompatible = plan.incompatibility_message
-    if incompatible is not None:
-        if strict:
-            console.print(console.color(f'Error: {incompatible}\nSet strict=False to proceed anyway.', 'red'))
-            return Outcome('refused', incompatible)
-        console.print(console.color(f'Warning: {incompatible}', 'yellow'))
-    if not plan.has_changes:
-        console.print(console.color('No changes needed. Provider is up to date.', 'green'))
-        return Outcome('no_changes')
-    if dry_run:
-        console.print(console.color(_render.DRY_RUN, 'yellow'))
-        return Outcome('dry_run')
-    if not yes:
-        stopped = console.confirm()
-        if stopped is not None:
-            return stopped
+    stopped = _gate(
+        console,
+        incompatible,
+        strict=strict,
+        has_changes=plan.has_changes,
+        up_to_date='No changes needed. Provider is up to date.',
+        dry_run=dry_run,
+        yes=yes,
+    )
+    if stopped is not None:
+        return stopped
     console.print(_render.APPLYING)
     writes = [(e.server_name or e.name, e.body) for e in plan.entries if e.body is not None]
     try:
@@ -424,22 +450,18 @@ def run_push_types(
         else:
             plan = TypesPlan(plan.entries, type_label_incompatibilities(pairs, plan, server))
     console.print(_render.render_types_plan(plan, colors=console.colors))
-    if plan.incompatibilities:
-        text = 'Some existing label values are incompatible with the new type schema.'
-        if strict:
-            console.print(console.color(f'Error: {text}\nSet strict=False to proceed anyway.', 'red'))
-            return Outcome('refused', text)
-        console.print(console.color(f'Warning: {text}', 'yellow'))
-    if not plan.has_changes:
-        console.print(console.color('No changes needed. Types are up to date.', 'green'))
-        return Outcome('no_changes')
-    if dry_run:
-        console.print(console.color(_render.DRY_RUN, 'yellow'))
-        return Outcome('dry_run')
-    if not yes:
-        stopped = console.confirm()
-        if stopped is not None:
-            return stopped
+    incompatible = 'Some existing label values are incompatible with the new type schema.'
+    stopped = _gate(
+        console,
+        incompatible if plan.incompatibilities else None,
+        strict=strict,
+        has_changes=plan.has_changes,
+        up_to_date='No changes needed. Types are up to date.',
+        dry_run=dry_run,
+        yes=yes,
+    )
+    if stopped is not None:
+        return stopped
     console.print(_render.APPLYING)
     try:
         for entry in plan.entries:
@@ -556,16 +578,17 @@ def run_push_config(
         return failed
     plan: ConfigPlan = plan_push_config(config, server, mode)
     console.print(_render.render_config_plan(plan, colors=console.colors))
-    if not plan.has_changes:
-        console.print(console.color('No changes needed. Provider is up to date.', 'green'))
-        return Outcome('no_changes')
-    if dry_run:
-        console.print(console.color(_render.DRY_RUN, 'yellow'))
-        return Outcome('dry_run')
-    if not yes:
-        stopped = console.confirm()
-        if stopped is not None:
-            return stopped
+    stopped = _gate(
+        console,
+        None,
+        strict=False,
+        has_changes=plan.has_changes,
+        up_to_date='No changes needed. Provider is up to date.',
+        dry_run=dry_run,
+        yes=yes,
+    )
+    if stopped is not None:
+        return stopped
     console.print(_render.APPLYING)
     writes = [(c.name, c) for c in (*plan.creates, *plan.updates)]
     try:
