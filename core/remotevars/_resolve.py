@@ -23,6 +23,7 @@ from itertools import accumulate
 from typing import Any, Final, Protocol
 
 __all__ = [
+    'OPERAND_FIELDS',
     'RESERVED_REFS',
     'CompiledCondition',
     'CompiledRollout',
@@ -117,7 +118,8 @@ _MISSING: Final = object()
 CompiledCondition = tuple[int, str, Any]
 
 
-_OPERAND_FIELDS: Final = {
+#: The field holding each condition kind's operand (key kinds have none).
+OPERAND_FIELDS: Final = {
     'value-equals': 'value',
     'value-does-not-equal': 'value',
     'value-is-in': 'values',
@@ -129,7 +131,7 @@ _OPERAND_FIELDS: Final = {
 
 def condition_operand(condition: Any) -> Any:
     """Return the operand a condition's kind uses: its ``value``, ``values`` or ``pattern`` (None for key kinds)."""
-    field = _OPERAND_FIELDS.get(condition.kind)
+    field = OPERAND_FIELDS.get(condition.kind)
     return None if field is None else getattr(condition, field)
 
 

@@ -23,7 +23,7 @@ from typing import Any, Final, Literal
 import msgspec
 
 from remotevars._errors import ConfigPayloadError
-from remotevars._resolve import RESERVED_REFS, CompiledVariable, compile_variable
+from remotevars._resolve import OPERAND_FIELDS, RESERVED_REFS, CompiledVariable, compile_variable
 
 __all__ = ['Snapshot', 'SnapshotState', 'VariableIssue', 'build_snapshot', 'patch_snapshot']
 
@@ -155,14 +155,7 @@ def _check(key: str, variable: _Variable) -> None:
                 raise ValueError(f'Label {label!r} present in {where} is not present in `labels`.')
     for override in variable.overrides:
         for condition in override.conditions:
-            needs = {
-                'value-equals': 'value',
-                'value-does-not-equal': 'value',
-                'value-is-in': 'values',
-                'value-is-not-in': 'values',
-                'value-matches-regex': 'pattern',
-                'value-does-not-match-regex': 'pattern',
-            }.get(condition.kind)
+            needs = OPERAND_FIELDS.get(condition.kind)
             if needs is not None and getattr(condition, needs) is msgspec.UNSET:
                 raise ValueError(f'Condition {condition.kind!r} needs `{needs}`.')
 
