@@ -37,6 +37,7 @@ __all__ = [
     'follow_target',
     'resolve_label',
     'resolve_value',
+    'select_for_key',
     'select_label',
 ]
 
@@ -175,11 +176,12 @@ class CompiledVariable:
     """One variable ready for fast resolution.
 
     ``targets`` maps each label to the ``(serialized_value, version)`` it finally leads to, refs
-    already followed; a None value means the code default. ``source`` is the object compiled from,
-    kept so that an unchanged variable in a new config can be recognised and reused.
+    already followed; a None value means the code default. ``source`` identifies what it was compiled
+    from (a digest of the variable's JSON for snapshots), so an unchanged variable in a new config is
+    recognised and reused. ``draws`` memoises the RNG draw per targeting key (bounded).
     """
 
-    __slots__ = ('aliases', 'name', 'overrides', 'rollout', 'source', 'targets')
+    __slots__ = ('aliases', 'draws', 'name', 'overrides', 'rollout', 'source', 'targets')
 
     def __init__(
         self,
@@ -196,6 +198,8 @@ class CompiledVariable:
         self.overrides = overrides
         self.aliases = aliases
         self.source = source
+        #: random.Random(seed).random() by targeting key (str keys only), bounded.
+        self.draws: dict[str, float] = {}
 
 
 def follow_target(labels: Mapping[str, Any], latest: _LatestLike | None, target: Any) -> tuple[str | None, int | None]:
@@ -223,7 +227,21 @@ def follow_target(labels: Mapping[str, Any], latest: _LatestLike | None, target:
         target = following
 
 
-def compile_variable(config: Any) -> CompiledVariable:
+def _shared_rollout(
+    weights: Mapping[str, float], rollouts: dict[tuple[tuple[str, float], ...], CompiledRollout] | None
+) -> CompiledRollout:
+    if rollouts is None:
+        return CompiledRollout(weights)
+    key = tuple(weights.items())
+    found = rollouts.get(key)
+    if found is None:
+        found = rollouts[key] = CompiledRollout(weights)
+    return found
+
+
+def compile_variable(
+    config: Any, rollouts: dict[tuple[tuple[str, float], ...], CompiledRollout] | None = None
+) -> CompiledVariable:
     """Compile a variable config (pydantic model or wire struct with the same attribute names).
 
     Raises ValueError (or ``re.error``) when the config cannot be resolved: unknown condition kind,
@@ -231,16 +249,27 @@ def compile_variable(config: Any) -> CompiledVariable:
     """
     labels: Mapping[str, Any] = config.labels
     latest = config.latest_version
-    targets = {label: follow_target(labels, latest, target) for label, target in labels.items()}
+    targets: dict[str, tuple[str | None, int | None]] = {}
+    for label, target in labels.items():
+        # Most labels hold a value; only refs need following.
+        if getattr(target, 'ref', None) is None:
+            targets[label] = (target.serialized_value, target.version)
+        else:
+            targets[label] = follow_target(labels, latest, target)
     overrides = tuple(
         (
             tuple(_compile_condition(c.kind, c.attribute, condition_operand(c)) for c in override.conditions),
-            CompiledRollout(override.rollout.labels),
+            _shared_rollout(override.rollout.labels, rollouts),
         )
         for override in config.overrides
     )
     return CompiledVariable(
-        config.name, targets, CompiledRollout(config.rollout.labels), overrides, tuple(config.aliases or ()), config
+        config.name,
+        targets,
+        _shared_rollout(config.rollout.labels, rollouts),
+        overrides,
+        tuple(config.aliases or ()),
+        config,
     )
 
 
@@ -257,13 +286,34 @@ def choose_rollout(variable: CompiledVariable, attributes: Mapping[str, Any] | N
     return variable.rollout
 
 
-def resolve_label(variable: CompiledVariable, targeting_key: Any, attributes: Mapping[str, Any] | None) -> str | None:
-    """Return the label a targeting key and attributes land in, or None (code default)."""
-    rollout = choose_rollout(variable, attributes)
+_DRAWS_LIMIT: Final = 4096
+
+
+def select_for_key(variable: CompiledVariable, rollout: CompiledRollout, targeting_key: Any) -> str | None:
+    """Return the label ``rollout`` (one of ``variable``'s) picks for a targeting key, or None.
+
+    Same as :func:`select_label` with the seed ``f'{name!r}:{key!r}'``; draws for string keys are
+    memoised on the variable, which saves building the seed on repeated reads.
+    """
     if rollout.is_fixed:
         return rollout.fixed
-    seed = None if targeting_key is None else f'{variable.name!r}:{targeting_key!r}'
-    return select_label(rollout, seed)
+    if targeting_key is None:
+        return select_label(rollout, None)
+    draws = variable.draws
+    cacheable = type(targeting_key) is str
+    u = draws.get(targeting_key) if cacheable else None
+    if u is None:
+        u = draw(f'{variable.name!r}:{targeting_key!r}')
+        if cacheable:
+            if len(draws) >= _DRAWS_LIMIT:
+                draws.clear()
+            draws[targeting_key] = u
+    return rollout.population[bisect_right(rollout.cum_weights, u * rollout.total, 0, rollout.hi)]
+
+
+def resolve_label(variable: CompiledVariable, targeting_key: Any, attributes: Mapping[str, Any] | None) -> str | None:
+    """Return the label a targeting key and attributes land in, or None (code default)."""
+    return select_for_key(variable, choose_rollout(variable, attributes), targeting_key)
 
 
 def resolve_value(

@@ -14,9 +14,12 @@ reported, so the others still update.
 
 from __future__ import annotations
 
+import gc
+import hashlib
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -28,6 +31,7 @@ from remotevars._resolve import OPERAND_FIELDS, RESERVED_REFS, CompiledVariable,
 __all__ = ['Snapshot', 'SnapshotState', 'VariableIssue', 'build_snapshot', 'patch_snapshot']
 
 _NAME: Final = re.compile(r'[a-zA-Z_][a-zA-Z0-9_]*')
+_INF: Final = float('inf')
 
 #: ``no_provider``: nothing configured; ``missing_config``: a provider is configured but has not
 #: delivered a config yet; ``loaded``: a config is in force; ``cached``: a last-good copy (from a
@@ -92,7 +96,7 @@ class VariableIssue:
 class Snapshot:
     """An immutable set of compiled variables, looked up by name and then by alias."""
 
-    __slots__ = ('aliases', 'created_at', 'source', 'state', 'variables')
+    __slots__ = ('aliases', 'created_at', 'serial', 'source', 'state', 'variables')
 
     def __init__(
         self,
@@ -103,6 +107,8 @@ class Snapshot:
         created_at: float | None = None,
     ) -> None:
         self.variables = variables
+        #: A token unique to this snapshot, for caches keyed by snapshot that must not keep it alive.
+        self.serial = object()
         self.state: SnapshotState = state
         self.source = source
         self.created_at = time.time() if created_at is None else created_at
@@ -127,33 +133,39 @@ class Snapshot:
         return found
 
 
+def _check_rollout(labels: Mapping[str, _Label], weights: Mapping[str, float], where: Callable[[], str]) -> None:
+    for label, weight in weights.items():
+        if not 0.0 <= weight < _INF:  # also false for NaN
+            raise ValueError('Label proportions must be finite and not negative.')
+        if label not in labels:
+            raise ValueError(f'Label {label!r} present in {where()} is not present in `labels`.')
+    if sum(weights.values()) > 1.0 + 1e-9:
+        raise ValueError('Label proportions must not sum to more than 1.')
+
+
 def _check(key: str, variable: _Variable) -> None:
     # The checks pydantic's VariableConfig/VariablesConfig validators make, with the same messages.
-    if key != variable.name:
-        raise ValueError(f'`variables` has invalid lookup key {key!r} for value with name {variable.name!r}.')
-    if not _NAME.fullmatch(variable.name):
-        raise ValueError(f'Invalid variable name {variable.name!r}.')
-    for alias in variable.aliases or ():
-        if not _NAME.fullmatch(alias):
-            raise ValueError(f'Invalid alias {alias!r}.')
-    for label, target in variable.labels.items():
-        if target.ref is None:
+    # Run once per changed variable of every payload, so kept lean (messages built only on failure).
+    name = variable.name
+    if key != name:
+        raise ValueError(f'`variables` has invalid lookup key {key!r} for value with name {name!r}.')
+    if not _NAME.fullmatch(name):
+        raise ValueError(f'Invalid variable name {name!r}.')
+    if variable.aliases:
+        for alias in variable.aliases:
+            if not _NAME.fullmatch(alias):
+                raise ValueError(f'Invalid alias {alias!r}.')
+    labels = variable.labels
+    for label, target in labels.items():
+        ref = target.ref
+        if ref is None:
             if target.version is None or target.serialized_value is None:
                 raise ValueError(f'Label {label!r} needs `version` and `serialized_value`, or `ref`.')
-        elif target.ref not in RESERVED_REFS and target.ref not in variable.labels:
-            raise ValueError(f'Label {label!r} has ref {target.ref!r} which is not present in `labels`.')
-    rollouts = [('`rollout.labels`', variable.rollout)]
-    rollouts += [(f'`overrides[{i}].rollout`', o.rollout) for i, o in enumerate(variable.overrides)]
-    for where, rollout in rollouts:
-        weights = rollout.labels.values()
-        if any(not (0.0 <= w < float('inf')) for w in weights):
-            raise ValueError('Label proportions must be finite and not negative.')
-        if sum(weights) > 1.0 + 1e-9:
-            raise ValueError('Label proportions must not sum to more than 1.')
-        for label in rollout.labels:
-            if label not in variable.labels:
-                raise ValueError(f'Label {label!r} present in {where} is not present in `labels`.')
-    for override in variable.overrides:
+        elif ref not in RESERVED_REFS and ref not in labels:
+            raise ValueError(f'Label {label!r} has ref {ref!r} which is not present in `labels`.')
+    _check_rollout(labels, variable.rollout.labels, lambda: '`rollout.labels`')
+    for i, override in enumerate(variable.overrides):
+        _check_rollout(labels, override.rollout.labels, lambda i=i: f'`overrides[{i}].rollout`')  # type: ignore[misc]
         for condition in override.conditions:
             needs = OPERAND_FIELDS.get(condition.kind)
             if needs is not None and getattr(condition, needs) is msgspec.UNSET:
@@ -188,9 +200,24 @@ def build_snapshot(
     old = previous.variables if previous is not None else {}
     variables: dict[str, CompiledVariable] = {}
     issues: list[VariableIssue] = []
-    for key, raw in decoded.variables.items():
-        _compile_into(variables, issues, key, raw, old.get(key))
+    rollouts: dict[Any, Any] = {}  # equal rollouts compile once per build and are shared
+    with _gc_paused():
+        for key, raw in decoded.variables.items():
+            _compile_into(variables, issues, key, raw, old.get(key), rollouts)
     return Snapshot(variables, state='cached' if from_cache else 'loaded', source=source), issues
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    # A build allocates many small objects and no cycles: on large configs the cyclic GC's passes
+    # during it cost more than the build itself, so they wait until it is done.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _compile_into(
@@ -199,20 +226,26 @@ def _compile_into(
     key: str,
     raw: bytes | str | msgspec.Raw,
     before: CompiledVariable | None,
+    rollouts: dict[Any, Any] | None = None,
 ) -> None:
-    # One variable of a payload: reuse the previous compiled object when unchanged, keep it when the
-    # new version is malformed (and report that), compile it otherwise.
+    # One variable of a payload. Unchanged variables are recognised by a digest of their JSON (no
+    # decoding, and nothing keeps the wire form alive); a malformed new version keeps the previous
+    # compiled variable (and is reported); anything else is compiled.
+    digest = hashlib.blake2b(raw.encode() if isinstance(raw, str) else raw, digest_size=16).digest()
+    if before is not None and before.source == digest:
+        variables[key] = before
+        return
     try:
         wire = _VARIABLE_DECODER.decode(raw)
-        if before is not None and before.source == wire:
-            variables[key] = before
-            return
         _check(key, wire)
-        variables[key] = compile_variable(wire)
+        compiled = compile_variable(wire, rollouts)
     except (msgspec.DecodeError, ValueError, re.error) as exc:
         if before is not None:
             variables[key] = before
         issues.append(VariableIssue(key, str(exc), kept_previous=before is not None))
+        return
+    compiled.source = digest
+    variables[key] = compiled
 
 
 def patch_snapshot(

@@ -228,6 +228,8 @@ class Variable(Generic[T]):
         # (compiled variable, {label: result}) swapped as one tuple so threads never mix the two.
         self._results: tuple[CompiledVariable | None, dict[str, ResolvedVariable[T] | None]] = (None, {})
         self._decoded: dict[str, tuple[bool, Any]] = {}
+        #: (snapshot serial, result) of a read that depends on nothing but the snapshot.
+        self._fixed: tuple[object, ResolvedVariable[T]] | None = None
 
     def __repr__(self) -> str:
         return f'Variable(name={self.name!r}, type={self.value_type!r}, default={self.default!r})'
@@ -259,13 +261,24 @@ class Variable(Generic[T]):
             client = ACTIVE_CLIENT.get() or self._client
             pinned = PINNED.get()
             snapshot = client._snapshot if pinned is None else pinned.get(client, client._snapshot)
-            variable = snapshot.variables.get(self.name) or snapshot.lookup(self.name)
+            # Fast path: a result that cannot depend on the key, the attributes or the context
+            # (absent variable with a static default, or a fixed rollout without overrides),
+            # remembered for the snapshot it was computed from.
+            fixed = self._fixed
+            if fixed is not None and fixed[0] is snapshot.serial and label is None:
+                return fixed[1]
+            variable = snapshot.variables.get(self.name)
             if variable is None:
-                if snapshot.state == 'missing_config':
+                if snapshot.aliases:
+                    variable = snapshot.lookup(self.name)
+                if variable is None and snapshot.state == 'missing_config':
                     snapshot = client._wait_for_first_config(snapshot)
                     variable = snapshot.lookup(self.name)
                 if variable is None:
-                    return self._code_default(_MISSING_REASON[snapshot.state], targeting_key, attributes)
+                    default = self._code_default(_MISSING_REASON[snapshot.state], targeting_key, attributes)
+                    if self._default_function is None and snapshot.state != 'missing_config':
+                        self._fixed = (snapshot.serial, default)
+                    return default
             if label is not None and label in variable.targets:
                 selected: str | None = label
             else:
@@ -280,9 +293,7 @@ class Variable(Generic[T]):
                         targeting = TARGETING.get()
                         if targeting is not None:
                             targeting_key = targeting.key_for(self.name)
-                    selected = _resolve.select_label(
-                        rollout, None if targeting_key is None else f'{variable.name!r}:{targeting_key!r}'
-                    )
+                    selected = _resolve.select_for_key(variable, rollout, targeting_key)
             if selected is None:
                 return self._code_default('code_default', targeting_key, attributes)
             cache = self._results
@@ -290,9 +301,20 @@ class Variable(Generic[T]):
                 cache = self._results = (variable, {})
             result = cache[1].get(selected)
             if result is None:
-                result = self._label_result(variable, selected, cache[1], snapshot.state == 'cached')
-                if result is None:
+                built = self._label_result(variable, selected, cache[1], snapshot.state == 'cached')
+                if built is None:
                     return self._code_default('code_default', targeting_key, attributes)
+                if isinstance(built, Exception):
+                    return self._code_default('validation_error', targeting_key, attributes, built)
+                result = built
+            if (
+                label is None
+                and not variable.overrides
+                and variable.rollout.is_fixed
+                and cache[1].get(selected) is result
+            ):
+                # Only results cached for the variable qualify (a resolve-function default does not).
+                self._fixed = (snapshot.serial, result)
             return result
         except Exception as exc:  # reads never raise
             return self._failed(exc, targeting_key, attributes)
@@ -315,8 +337,13 @@ class Variable(Generic[T]):
 
     def _label_result(
         self, variable: CompiledVariable, label: str, cache: dict[str, ResolvedVariable[T] | None], cached: bool
-    ) -> ResolvedVariable[T] | None:
-        """Build (and cache when possible) the result of serving ``label``; None = code default."""
+    ) -> ResolvedVariable[T] | Exception | None:
+        """Build the result of serving ``label`` and cache it.
+
+        Returns None when the label leads to the code default, and the validation error (not cached)
+        when the value does not fit the type and the code default is a resolve function, which must
+        then be called for each read.
+        """
         serialized, version = variable.targets[label]
         if serialized is None:
             return None
@@ -326,7 +353,7 @@ class Variable(Generic[T]):
                 name=self.name, value=decoded, label=label, version=version, reason='cached' if cached else 'resolved'
             )
         elif self._default_function is not None:
-            return self._call_default(None, _EMPTY, 'validation_error', decoded)
+            return cast(Exception, decoded)
         else:
             # The code default was served, so no label/version is reported (fixes the reference's
             # mis-attribution of the failed label).
@@ -360,11 +387,15 @@ class Variable(Generic[T]):
         return found
 
     def _code_default(
-        self, reason: ResolutionReason, targeting_key: Any, attributes: Mapping[str, Any] | None
+        self,
+        reason: ResolutionReason,
+        targeting_key: Any,
+        attributes: Mapping[str, Any] | None,
+        exception: Exception | None = None,
     ) -> ResolvedVariable[T]:
         if self._default_function is not None:
             return self._call_default(
-                self._targeting_key(targeting_key), self._merged_attributes(attributes), reason, None
+                self._targeting_key(targeting_key), self._merged_attributes(attributes), reason, exception
             )
         result = self._default_results.get(reason)
         if result is None:

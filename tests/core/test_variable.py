@@ -398,3 +398,41 @@ def test_uninspectable_callable_is_not_a_resolve_function() -> None:
             return 1
 
     assert is_resolve_function(Broken()) is False
+
+
+class TestCachedResults:
+    def test_fixed_results_follow_each_new_config(self, client: remotevars.Client) -> None:
+        configure(client, labelled('v', {'p': 1}, {'p': 1.0}))
+        v = client.var('v', default=0)
+        assert v.get().value == 1 and v.get() is v.get()
+        configure(client, labelled('v', {'p': 2}, {'p': 1.0}))
+        assert v.get().value == 2
+        configure(client, labelled('other', {'p': 2}, {'p': 1.0}))
+        assert v.get().reason == 'unrecognized_variable'
+
+    def test_function_default_is_never_frozen(self, client: remotevars.Client) -> None:
+        configure(client, labelled('v', {'p': 'not an int'}, {'p': 1.0}), labelled('w', {'p': 1}, {}))
+        calls: list[Any] = []
+
+        def default(key: Any, attributes: Any) -> int:
+            calls.append(key)
+            return len(calls)
+
+        v = client.var('v', type=int, default=default)
+        missing = client.var('missing', type=int, default=default)
+        assert [v.get(targeting_key=k).value for k in 'ab'] == [1, 2]
+        assert [missing.get(targeting_key=k).value for k in 'cd'] == [3, 4]
+        assert calls == ['a', 'b', 'c', 'd']
+
+    def test_fixed_results_respect_the_active_client(self, client: remotevars.Client) -> None:
+        other = remotevars.Client()
+        try:
+            configure(client, labelled('v', {'p': 1}, {'p': 1.0}))
+            configure(other, labelled('v', {'p': 2}, {'p': 1.0}))
+            v = client.var('v', default=0)
+            assert v.get().value == 1
+            with other.activated():
+                assert v.get().value == 2
+            assert v.get().value == 1
+        finally:
+            other.shutdown()

@@ -7,6 +7,7 @@ parsed keeps the last good config, and the reason is logged.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -32,7 +33,7 @@ class LocalProvider(VariableProvider):
         self._path = options.path.resolve() if options.path is not None else None
         self._debounce_ms = debounce_ms
         self._sink: ConfigSink | None = None
-        self._last_bytes: bytes | None = None
+        self._last_digest: bytes | None = None  # of the last file delivered (not the bytes: files can be large)
         self._last_stat: tuple[int, int, int] | None = None
         self._last_refresh: float | None = None
         self._last_error: str | None = None
@@ -58,11 +59,12 @@ class LocalProvider(VariableProvider):
 
     def _deliver(self, data: bytes) -> None:
         assert self._sink is not None and self._path is not None
+        digest = hashlib.blake2b(data, digest_size=16).digest()
         with self._lock:
-            if data == self._last_bytes:
+            if digest == self._last_digest:
                 return
             issues = self._sink.apply(data, source=str(self._path))
-            self._last_bytes = data
+            self._last_digest = digest
             self._last_refresh = time.time()
             self._last_error = None
         for issue in issues:
@@ -76,7 +78,7 @@ class LocalProvider(VariableProvider):
         try:
             data = self._path.read_bytes()
             if force:
-                self._last_bytes = None
+                self._last_digest = None
             self._deliver(data)
         except (OSError, ConfigPayloadError) as exc:
             self._last_error = str(exc)
