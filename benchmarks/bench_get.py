@@ -4,7 +4,7 @@
 Usage (from the repository root, with the project venv; no Makefile needed)::
 
     .venv/bin/python benchmarks/bench_get.py                       # everything (~2 min on 2 cores)
-    .venv/bin/python benchmarks/bench_get.py --quick               # smaller budgets (~1 min)
+    .venv/bin/python benchmarks/bench_get.py --quick               # smaller budgets (~1.5 min)
     .venv/bin/python benchmarks/bench_get.py --only a,b,c          # a subset: a b c c_repeat c_cold d e
     .venv/bin/python benchmarks/bench_get.py --reference-python /path/to/python --json results.json
     .venv/bin/python benchmarks/bench_get.py --profile c           # cProfile remotevars on one case

@@ -8,6 +8,7 @@ front of the real server.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import logging
@@ -31,9 +32,9 @@ from remotevars import ConfigurationError, VariablesOptions
 from remotevars._api import ApiClient
 from remotevars.providers import RemoteProvider
 from remotevars.providers import remote as remote_module
-from remotevars.providers.remote import FailureLog, is_change_event, next_poll_delay
+from remotevars.providers.remote import FailureLog, is_change_event, next_poll_delay, pushed_changes
 from tests.core.test_api import FaultServer, simple
-from tests.serverutil import RunningServer, free_port, running_server, server_process
+from tests.serverutil import RunningServer, api_client, free_port, running_server, server_process, variable_body
 
 CONFIG = '/v1/variables/'
 STREAM = '/v1/variable-updates/'
@@ -604,6 +605,180 @@ def test_a_change_the_read_path_does_not_show_yet_is_fetched_again(
     assert 1.0 < time.monotonic() - started < 3.0
     time.sleep(remote_module.FOLLOW_UP_DELAY + 0.5)
     assert fault.count(CONFIG) == before + 2  # one follow-up, not a loop
+
+
+# -- changes carried by the stream ---------------------------------------------------------------------
+
+
+def server_reads(server: RunningServer) -> int:
+    """How many times the server has answered ``GET /v1/variables/`` (200 or 304)."""
+    counts = server.app.state.counts
+    return int(counts.config_full + counts.config_not_modified)
+
+
+def fault_etag(config: bytes) -> str:
+    """The ETag the fault server gives ``config``."""
+    return '"' + hashlib.sha256(config).hexdigest()[:16] + '"'
+
+
+def pushed(previous_etag: str, etag: str, **variables: Any) -> bytes:
+    """An SSE message of our server's shape: each keyword a variable (read shape) or None (deleted)."""
+    changes = [
+        {'event': 'deleted', 'name': name} if shape is None else {'event': 'updated', 'name': name, 'variable': shape}
+        for name, shape in variables.items()
+    ]
+    first = changes[0]
+    data = {'event': first['event'], 'name': first['name'], 'etag': etag, 'previous_etag': previous_etag}
+    return b'data: ' + json.dumps({**data, 'changes': changes}).encode() + b'\n\n'
+
+
+def shape(name: str, value: Any, version: int = 2) -> dict[str, Any]:
+    """The read shape of a variable whose label ``production`` (rolled out to all) holds ``value``."""
+    variable: dict[str, Any] = json.loads(config_json(**{name: value}))['variables'][name]
+    variable['labels']['production']['version'] = version
+    return variable
+
+
+@pytest.fixture
+def streaming(fault: FaultServer, client: remotevars.Client) -> remotevars.Client:
+    """A client on the fault server holding its stream, with the catch-up fetch of the connection done."""
+    client.var('flag', default='default')
+    client.var('other', default='default')
+    client.configure(VariablesOptions(api_key='k', base_url=fault.url, polling_interval=3600))
+    assert wait_until(lambda: client.status().stream_connected is True)
+    assert wait_until(lambda: fault.count(CONFIG) >= 2)
+    time.sleep(0.2)
+    return client
+
+
+def test_a_change_arrives_with_the_stream_and_no_fetch(
+    server: RunningServer, writer: ApiClient, client: remotevars.Client, tmp_path: Path
+) -> None:
+    cache = tmp_path / 'variables.json'
+    writer.create_variable(simple('flag', 'one'))
+    writer.create_variable(simple('gone', 'here'))
+    flag = client.var('flag', default='default')
+    gone = client.var('gone', default='default')
+    fresh = client.var('fresh', default='default')
+    client.configure(
+        VariablesOptions(api_key=server.read_key, base_url=server.url, polling_interval=3600, cache_file=cache)
+    )
+    assert flag.get().value == 'one'
+    assert wait_until(lambda: client.status().stream_connected is True)
+    assert wait_until(lambda: server_reads(server) == 2)  # the first fetch and the stream's catch-up (304)
+    time.sleep(0.2)
+
+    writer.update_variable('flag', simple('flag', 'two', version=2))
+    assert wait_until(lambda: flag.get().value == 'two', 5.0)
+    resolved = flag.get()
+    assert (resolved.reason, resolved.label, resolved.version) == ('resolved', 'production', 2)
+    with api_client(server.url, server.write_key) as http:
+        bulk = {'upsert': [variable_body('fresh', 'new')], 'delete': ['gone']}
+        assert http.post('/v1/variables/bulk/', json=bulk).status_code == 200
+    assert wait_until(lambda: (fresh.get().value, gone.get().value) == ('new', 'default'), 5.0)
+    time.sleep(0.3)
+    assert server_reads(server) == 2  # no GET for either write
+
+    # The ETag adopted is the server's: a poll now is a 304, and the cache file holds what GET returns.
+    client.refresh(force=True)
+    assert server.app.state.counts.config_not_modified == 2
+    with ApiClient(server.url, server.read_key) as reader:
+        assert json.loads(cache.read_bytes()) == json.loads(reader.fetch_config().body or b'')
+    client.shutdown()
+
+
+def test_a_gap_in_the_etag_chain_falls_back_to_a_full_fetch(fault: FaultServer, streaming: remotevars.Client) -> None:
+    flag = streaming.get_variable('flag')
+    assert flag is not None
+    held = fault_etag(fault.config)
+
+    fault.config = config_json(flag='three', other='one')
+    before = fault.count(CONFIG)
+    fault.push(pushed('"not-what-the-client-holds"', '"e-9"', flag=shape('flag', 'two')))
+    assert wait_until(lambda: flag.get().value == 'three', 5.0)  # fetched, the pushed value skipped
+    assert fault.count(CONFIG) == before + 1
+    assert fault.requests(CONFIG)[-1].headers['if-none-match'] == held
+
+    # Back in the chain: applied without a fetch, and the pushed ETag becomes the one polls send.
+    held = fault_etag(fault.config)
+    fault.push(pushed(held, '"e-10"', flag=shape('flag', 'four'), other=None))
+    assert wait_until(lambda: flag.get().value == 'four', 5.0)
+    assert values(streaming) == {'flag': 'four', 'other': 'default'}
+    time.sleep(0.2)
+    assert fault.count(CONFIG) == before + 1
+    # A message for a write the client already has (its fetch got there first) costs nothing.
+    fault.push(pushed(held, '"e-10"', flag=shape('flag', 'four'), other=None))
+    time.sleep(0.3)
+    assert fault.count(CONFIG) == before + 1
+    streaming.refresh(force=True)
+    assert fault.requests(CONFIG)[-1].headers['if-none-match'] == '"e-10"'
+
+
+def test_a_malformed_pushed_variable_keeps_its_last_good_version(
+    fault: FaultServer, streaming: remotevars.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    held = fault_etag(fault.config)
+    broken = shape('flag', 'two')
+    broken['rollout'] = {'labels': {'ghost': 1.0}}  # a label that does not exist
+    fault.config = json.dumps({'variables': {'flag': broken, 'other': shape('other', 'two')}}).encode()
+    before = fault.count(CONFIG)
+    with caplog.at_level(logging.INFO, logger='remotevars.remote'):
+        fault.push(pushed(held, '"e-2"', flag=broken, other=shape('other', 'two')))
+        assert wait_until(lambda: values(streaming)['other'] == 'two', 5.0)
+        # The invalid variable sends the client to the full config, which stays the authority.
+        assert wait_until(lambda: fault.count(CONFIG) == before + 1, 5.0)
+        time.sleep(0.3)
+    assert values(streaming) == {'flag': 'one', 'other': 'two'}
+    flag = streaming.get_variable('flag')
+    assert flag is not None
+    assert (flag.get().reason, flag.get().version) == ('resolved', 1)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1  # logged once, not again by the fetch that found the same problem
+    assert "Variable 'flag'" in warnings[0]
+    assert 'kept its previous version' in warnings[0]
+    assert fault.count(CONFIG) == before + 1
+
+
+def test_pushed_changes_without_a_config_or_variable_are_fetched(
+    fault: FaultServer, streaming: remotevars.Client
+) -> None:
+    flag = streaming.get_variable('flag')
+    assert flag is not None
+    held = fault_etag(fault.config)
+    fault.config = config_json(flag='fetched', other='one')
+    before = fault.count(CONFIG)
+    # An updated change without its variable cannot be applied: the event still means "fetch".
+    message: dict[str, Any] = {'event': 'updated', 'name': 'flag', 'etag': '"e-2"', 'previous_etag': held}
+    fault.push(
+        b'data: ' + json.dumps({**message, 'changes': [{'event': 'updated', 'name': 'flag'}]}).encode() + b'\n\n'
+    )
+    assert wait_until(lambda: flag.get().value == 'fetched', 5.0)
+    assert fault.count(CONFIG) == before + 1
+
+
+def test_pushed_changes_parsing() -> None:
+    variable = {'name': 'a', 'labels': {}}
+    data = {'event': 'updated', 'name': 'a', 'etag': '"2"', 'previous_etag': '"1"', 'extra': [1]}
+    changes = [{'event': 'updated', 'name': 'a', 'variable': variable}, {'event': 'deleted', 'name': 'b'}]
+    parsed = pushed_changes(json.dumps({**data, 'changes': changes}))
+    assert parsed is not None
+    assert (parsed.previous_etag, parsed.etag) == ('"1"', '"2"')
+    assert parsed.variables.keys() == {'a', 'b'}
+    assert parsed.variables['b'] is None
+    assert json.loads(parsed.variables['a'] or b'') == variable
+    unusable = [
+        data,  # no changes: a plain event
+        {**data, 'changes': []},
+        {**data, 'previous_etag': None, 'changes': changes},
+        {**data, 'changes': [{'event': 'updated', 'name': 'a'}]},  # no variable
+        {**data, 'changes': [{'event': 'renamed', 'name': 'a', 'variable': variable}]},
+        {**data, 'changes': 'a'},
+        {**data, 'etag': 3, 'changes': changes},
+    ]
+    for item in unusable:
+        assert pushed_changes(json.dumps(item)) is None, item
+    for raw in ('1', '[]', '{broken', ''):
+        assert pushed_changes(raw) is None
 
 
 # -- the last-good cache file ------------------------------------------------------------------------

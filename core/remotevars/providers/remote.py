@@ -14,6 +14,14 @@ Two daemon threads per provider (contract §5, with the reference's sharp edges 
   in case the server's read path lags behind its events; here that follow-up is made only when the
   fetch an event caused found nothing new (304), the one case where a lagging read path can hide it.
 
+Events of ``remotevars serve`` carry the changed variables (docs/server.md, "update stream"): when an
+event's ``previous_etag`` is the ETag of the config held, its ``changes`` are applied at once through
+``ConfigSink.apply_changes`` and its ``etag`` adopted, with no fetch. Anything else (a plain event as
+Logfire sends, a gap in the ETag chain, no loaded config, an invalid variable, a fetch in progress)
+falls back to the coalesced full fetch, which stays the authority. With a ``cache_file``, the patched
+configuration is written to it (the last full body with the changes applied), so the file always
+holds what the process serves.
+
 A bad payload never replaces good data: HTTP errors, timeouts and unusable bodies keep the last good
 config, and the snapshot builder keeps the previous version of one malformed variable while the
 others update. Failures are logged at most once a minute, at warning level while a good config is
@@ -38,12 +46,13 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 import httpx
+import msgspec
 
 from remotevars._api import VARIABLES_PATH, ApiClient, resolve_api_key, resolve_base_url
 from remotevars._errors import ApiError, ConfigPayloadError
@@ -69,6 +78,75 @@ CHANGE_EVENTS: Final = frozenset({'created', 'updated', 'deleted'})
 FOLLOW_UP_DELAY: Final = 2.0
 
 FetchOutcome = Literal['changed', 'not_modified', 'failed']
+
+
+class _PushedChange(msgspec.Struct):
+    event: str
+    name: str
+    variable: msgspec.Raw = msgspec.Raw()  # the read shape, undecoded; empty when absent
+
+
+class _PushedUpdate(msgspec.Struct):
+    etag: str | None = None
+    previous_etag: str | None = None
+    changes: list[_PushedChange] | None = None
+
+
+_PUSHED_DECODER: Final = msgspec.json.Decoder(_PushedUpdate)
+
+
+@dataclass(frozen=True)
+class PushedChanges:
+    """The changes an update-stream event carries: the ETags it goes from and to, and the variables.
+
+    ``variables`` maps each name to its read-shape JSON, or None when it was deleted (the argument of
+    ``ConfigSink.apply_changes``).
+    """
+
+    previous_etag: str
+    etag: str
+    variables: dict[str, bytes | None]
+
+
+def pushed_changes(data: str) -> PushedChanges | None:
+    """Return the changes carried by an event's ``data``, or None when it carries none usable.
+
+    None for plain events (``{"event", "name"}`` only), data that is not the documented shape, an
+    unknown change kind, or a created/updated change without its ``variable``: the caller fetches.
+    """
+    try:
+        update = _PUSHED_DECODER.decode(data)
+    except msgspec.DecodeError:
+        return None
+    if update.etag is None or update.previous_etag is None or not update.changes:
+        return None
+    variables: dict[str, bytes | None] = {}
+    for change in update.changes:
+        if change.event == 'deleted':
+            variables[change.name] = None
+        elif change.event in CHANGE_EVENTS and len(change.variable):
+            variables[change.name] = bytes(change.variable)
+        else:
+            return None
+    return PushedChanges(update.previous_etag, update.etag, variables)
+
+
+def patch_config_body(body: bytes, variables: dict[str, bytes | None]) -> bytes:
+    """Return the config ``body`` (read shape) with ``variables`` replaced (JSON) or removed (None).
+
+    Raises ValueError when ``body`` or a variable is not valid JSON or ``body`` has no variables object.
+    """
+    document = json.loads(body)
+    target = document.get('variables') if isinstance(document, dict) else None
+    if not isinstance(target, dict):
+        raise ValueError('the config has no "variables" object')
+    for name, raw in variables.items():
+        if raw is None:
+            target.pop(name, None)
+        else:
+            target[name] = json.loads(raw)
+    return json.dumps(document, separators=(',', ':')).encode()
+
 
 # Objects of a parent process that a forked child must keep alive but never use: closing or shutting
 # down their sockets in the child would break the parent's connections.
@@ -177,6 +255,9 @@ class RemoteProvider(VariableProvider):
         self._stream_back_announced = False
         self._change_announced = False  # an event announced a change the poller has not fetched yet
         self._issues_logged: dict[str, str] = {}
+        # With a cache file: the body of the config held (deltas applied), and the last one written.
+        self._cache_body: bytes | None = None
+        self._cache_written: bytes | None = None
         self._api: ApiClient | None = None
         self._stream_response: httpx.Response | None = None
         self._poller: threading.Thread | None = None
@@ -184,7 +265,8 @@ class RemoteProvider(VariableProvider):
         self._new_sync_primitives()
 
     def _new_sync_primitives(self) -> None:
-        self._fetch_lock = threading.Lock()  # one fetch at a time
+        self._fetch_lock = threading.Lock()  # one fetch (or one pushed update) at a time
+        self._cache_lock = threading.Lock()  # one cache-file write at a time
         self._wake = threading.Event()  # set: the poller should fetch now
         self._stop = threading.Event()
 
@@ -351,10 +433,51 @@ class RemoteProvider(VariableProvider):
                 return 'failed'
             self._etag = result.etag
             self._have_config = True
+            if self._cache_path is not None:
+                self._cache_body = body
             self._on_success()
         self._report_issues(issues)
-        self._write_cache(body)
+        self._save_cache()
         return 'changed'
+
+    def _apply_pushed(self, pushed: PushedChanges) -> bool:
+        """Apply the changes an event carries if they follow the config held; return whether they were.
+
+        True without applying anything when the config held is already at the event's ETag. False (the
+        caller then fetches) when a fetch is running, when the ETag chain has a gap, when no config is
+        loaded, or when a variable was invalid (the others are applied, the invalid one keeps
+        its last good version, and the ETag is not adopted so that the fetch gets the whole config).
+        """
+        # Never wait for a fetch: it may be stuck on a slow server while events keep coming.
+        if not self._fetch_lock.acquire(blocking=False):
+            return False
+        try:
+            sink = self._sink
+            if self._etag is not None and pushed.etag == self._etag:
+                return True  # a fetch (the catch-up of a reconnection, say) already got this write
+            if self._stop.is_set() or sink is None or self._etag is None or pushed.previous_etag != self._etag:
+                return False
+            try:
+                issues = sink.apply_changes(pushed.variables, source=self._source)
+            except ConfigPayloadError:
+                return False
+            except Exception as exc:  # a bug below us must not stop the updates
+                logger.error('Could not apply the variables pushed by %s: %s', self._source, exc, exc_info=exc)
+                return False
+            self._report_issues(issues, only=pushed.variables.keys())
+            if issues:
+                return False
+            self._etag = pushed.etag
+            self._last_refresh = time.time()
+            if self._cache_body is not None:
+                try:
+                    self._cache_body = patch_config_body(self._cache_body, pushed.variables)
+                except ValueError:
+                    self._cache_body = None  # cannot happen with a body the sink accepted; stop writing
+        finally:
+            self._fetch_lock.release()
+        self._save_cache()
+        return True
 
     def _on_success(self) -> None:
         self._connected = True
@@ -380,9 +503,15 @@ class RemoteProvider(VariableProvider):
                 exc_info=exc if unexpected else None,
             )
 
-    def _report_issues(self, issues: list[VariableIssue]) -> None:
-        # Log each malformed variable once per distinct error, not on every poll.
+    def _report_issues(self, issues: list[VariableIssue], only: Iterable[str] | None = None) -> None:
+        # Log each malformed variable once per distinct error, not on every poll. ``only``: the issues
+        # are those of these variables (a pushed update); the others' stay as they were.
         current = {issue.name: issue.error for issue in issues}
+        if only is not None:
+            others = dict(self._issues_logged)
+            for name in only:
+                others.pop(name, None)
+            current = others | current
         for issue in issues:
             if self._issues_logged.get(issue.name) != issue.error:
                 kept = 'kept its previous version' if issue.kept_previous else 'left out (code default served)'
@@ -393,10 +522,19 @@ class RemoteProvider(VariableProvider):
 
     # -- the last-good cache file ------------------------------------------------------------------
 
-    def _write_cache(self, body: bytes) -> None:
+    def _save_cache(self) -> None:
+        # Writes the body held *now*, under its own lock: whichever thread writes last writes the latest.
         path = self._cache_path
         if path is None:
             return
+        with self._cache_lock:
+            body = self._cache_body
+            if body is None or body is self._cache_written:
+                return
+            self._write_cache(path, body)
+            self._cache_written = body
+
+    def _write_cache(self, path: Path, body: bytes) -> None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
@@ -453,9 +591,7 @@ class RemoteProvider(VariableProvider):
                             logger.info('Variable update stream from %s connected again', self._base_url)
                         self._request_fetch()  # catch up on anything missed while disconnected
                         for event in source.iter_sse():
-                            if is_change_event(event):
-                                self._change_announced = True
-                                self._request_fetch()
+                            self._on_event(event)
                     error = 'the server closed the stream'
                 except ApiError as exc:
                     error = str(exc)
@@ -491,6 +627,14 @@ class RemoteProvider(VariableProvider):
                 error,
             )
         return delay
+
+    def _on_event(self, event: ServerSentEvent) -> None:
+        pushed = pushed_changes(event.data)
+        if pushed is not None and self._apply_pushed(pushed):
+            return
+        if pushed is not None or is_change_event(event):
+            self._change_announced = True
+            self._request_fetch()
 
     def _request_fetch(self) -> None:
         self._wake.set()

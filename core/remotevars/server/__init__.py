@@ -1,7 +1,8 @@
 """The self-hostable variables server (``remotevars serve``): the Logfire-compatible HTTP API over SQLite.
 
-Needs the ``server`` extra (starlette, uvicorn, sse-starlette). :func:`create_app` builds the ASGI
-app; :func:`make_server` wraps it in a uvicorn server that closes SSE streams on shutdown.
+Needs the ``server`` extra (starlette, uvicorn, sse-starlette; httptools and uvloop, which uvicorn uses
+when installed, make it faster). :func:`create_app` builds the ASGI app; :func:`make_server` wraps it in
+a uvicorn server that closes SSE streams on shutdown.
 """
 
 from __future__ import annotations

@@ -193,7 +193,7 @@ class Store:
     # -- writes -----------------------------------------------------------------------------------
 
     def create(self, write: VariableWrite) -> Commit:
-        """Create a variable; raises :class:`WriteRejected` (409) if it exists."""
+        """Create a variable; return the :class:`Commit`. Raises :class:`WriteRejected` (409) if it exists."""
 
         def apply(cur: sqlite3.Cursor) -> list[Change]:
             if _exists(cur, write.name):
@@ -204,7 +204,7 @@ class Store:
         return self._write(apply)
 
     def replace(self, write: VariableWrite) -> Commit:
-        """Replace a variable; raises :class:`WriteRejected` (404) if it does not exist."""
+        """Replace a variable; return the :class:`Commit`. Raises :class:`WriteRejected` (404) if it does not exist."""
 
         def apply(cur: sqlite3.Cursor) -> list[Change]:
             _require(cur, write.name)
@@ -214,7 +214,7 @@ class Store:
         return self._write(apply)
 
     def delete(self, name: str) -> Commit:
-        """Delete a variable and its versions; raises :class:`WriteRejected` (404) if it does not exist."""
+        """Delete a variable and its versions; return the :class:`Commit`. Raises :class:`WriteRejected` (404)."""
 
         def apply(cur: sqlite3.Cursor) -> list[Change]:
             _require(cur, name)
@@ -224,7 +224,10 @@ class Store:
         return self._write(apply)
 
     def bulk(self, upserts: list[VariableWrite], deletes: list[str]) -> Commit:
-        """Apply upserts then deletes in one transaction; raises :class:`WriteRejected` (404) for a missing delete."""
+        """Apply upserts then deletes in one transaction; return the :class:`Commit`.
+
+        Raises :class:`WriteRejected` (404) for a missing delete.
+        """
 
         def apply(cur: sqlite3.Cursor) -> list[Change]:
             changes = []
@@ -242,7 +245,7 @@ class Store:
         return self._write(apply)
 
     def add_version(self, name: str, serialized_value: str) -> tuple[int, Commit]:
-        """Create a new version of ``name``; return its number. Raises :class:`WriteRejected` (404)."""
+        """Create a new version of ``name``; return its number and the :class:`Commit`. Raises WriteRejected (404)."""
         number = 0
 
         def apply(cur: sqlite3.Cursor) -> list[Change]:
@@ -258,7 +261,7 @@ class Store:
         return number, commit
 
     def upsert_variable_type(self, variable_type: dict[str, Any]) -> None:
-        """Create or replace the variable type named ``variable_type['name']``."""
+        """Create or replace the variable type named ``variable_type['name']`` (the ETag of the variables stays)."""
 
         def apply(cur: sqlite3.Cursor) -> list[Change]:
             cur.execute(
