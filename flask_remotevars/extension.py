@@ -27,7 +27,6 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-import random
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -276,10 +275,6 @@ class RemoteVarsState:
                 key = _call_loader(key_loader, current, 'targeting key')
             if attributes_loader is not None:
                 attributes = _call_loader(attributes_loader, current, 'attributes')
-        if key is None:
-            # Without a key every read would draw a fresh label; one draw per request keeps a view
-            # and its template on the same labels.
-            key = random.getrandbits(64)
         scope = self.client.request_scope(key, attributes)
         scope.enter()
         _REQUEST.set(_RequestPin(self, scope, _REQUEST.get()))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import re
 import threading
 import time
@@ -274,6 +275,7 @@ class Client:
     ) -> RequestScope:
         """Return the scope of one request: this client's snapshot pinned, the targeting key and
         attributes set, and (``activate``) this client's config used for every variable read.
+        Without a targeting key the scope draws one at random, so its reads agree with each other.
 
         Use it as a context manager, or call ``enter()`` / ``exit()`` from framework hooks; the
         Django middleware and the Flask extension enter one per request.
@@ -378,7 +380,12 @@ class RequestScope:
         if outer is not None and outer.attributes:
             attributes = {**outer.attributes, **attributes} if attributes else outer.attributes
         by_variable = outer.by_variable if outer is not None else {}
-        targeting = TARGETING.set(TargetingState(self._key, by_variable, attributes))
+        key = self._key
+        if key is None:
+            # Without a key every read would draw afresh; one draw per scope keeps a request's reads
+            # (a view and its template) on the same labels.
+            key = f'anonymous-{random.getrandbits(64):016x}'
+        targeting = TARGETING.set(TargetingState(key, by_variable, attributes))
         active = ACTIVE_CLIENT.set(client) if self._activate else None
         self._tokens = (pin, targeting, active)
         return snapshot

@@ -291,3 +291,29 @@ def test_request_scope_pins_targets_and_activates(tmp_path: Path) -> None:
     finally:
         declaring.shutdown()
         serving.shutdown()
+
+
+def test_request_scope_without_a_key_draws_once_for_the_whole_scope() -> None:
+    client = remotevars.Client()
+    try:
+        weights = {f'l{i}': 0.1 for i in range(10)}
+        config = {
+            'variables': {
+                'v': {
+                    'name': 'v',
+                    'labels': {k: {'version': 1, 'serialized_value': json.dumps(k)} for k in weights},
+                    'rollout': {'labels': weights},
+                    'overrides': [],
+                }
+            }
+        }
+        client.configure(LocalVariablesOptions(config=VariablesConfig.model_validate(config)))
+        v = client.var('v', default='-')
+        seen_per_scope = []
+        for _ in range(20):
+            with client.request_scope():
+                seen_per_scope.append({v.get().label for _ in range(10)})
+        assert all(len(labels) == 1 for labels in seen_per_scope)  # one draw per scope
+        assert len(set().union(*seen_per_scope)) > 1  # but scopes draw independently
+    finally:
+        client.shutdown()
