@@ -279,7 +279,11 @@ def choose_rollout(variable: CompiledVariable, attributes: Mapping[str, Any] | N
         attrs = attributes if attributes is not None else {}
         for conditions, rollout in variable.overrides:
             for condition in conditions:
-                if not _matches(condition, attrs):
+                if condition[0] == 0:  # value-equals, by far the most common: inlined
+                    value = attrs.get(condition[1], _MISSING)
+                    if value is _MISSING or not value == condition[2]:  # noqa: SIM201 - __eq__, as the reference
+                        break
+                elif not _matches(condition, attrs):
                     break
             else:
                 return rollout

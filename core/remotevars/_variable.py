@@ -283,16 +283,16 @@ class Variable(Generic[T]):
                 selected: str | None = label
             else:
                 rollout = variable.rollout
+                targeting = TARGETING.get()
                 if variable.overrides:
-                    attributes = self._merged_attributes(attributes)
+                    if targeting is not None and targeting.attributes:
+                        attributes = {**targeting.attributes, **attributes} if attributes else targeting.attributes
                     rollout = _resolve.choose_rollout(variable, attributes)
                 if rollout.is_fixed:
                     selected = rollout.fixed
                 else:
-                    if targeting_key is None:
-                        targeting = TARGETING.get()
-                        if targeting is not None:
-                            targeting_key = targeting.key_for(self.name)
+                    if targeting_key is None and targeting is not None:
+                        targeting_key = targeting.key_for(self.name)
                     selected = _resolve.select_for_key(variable, rollout, targeting_key)
             if selected is None:
                 return self._code_default('code_default', targeting_key, attributes)
