@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # process that builds a model; our commands, tests and demos do not need it.
 export PYDANTIC_DISABLE_PLUGINS := __all__
 
-.PHONY: demo test lint typecheck unit bench clean e2e-deps
+.PHONY: demo test lint typecheck unit bench bench-all clean e2e-deps
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 2; }
@@ -26,6 +26,9 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/mypy tests/typing_checks.py
+	$(BIN)/mypy --strict example_projects/demo.py benchmarks/bench_get.py benchmarks/bench_propagation.py
+	cd example_projects/django_site && ../../$(BIN)/mypy --strict manage.py support_site helpdesk
+	cd example_projects/flask_app && ../../$(BIN)/mypy --strict support_app
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest
@@ -43,8 +46,20 @@ e2e-deps:
 		else echo 'chromium or chromedriver missing (installing needs root and apt-get): the browser tests will skip'; fi; \
 	fi
 
-bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_get.py
+# Benchmarks (never part of `make test`). bench_get.py compares with the reference SDK when .refvenv exists.
+BENCH_ARGS ?=
+REFVENV := .refvenv
+$(REFVENV)/bin/python: benchmarks/reference-requirements.txt
+	$(PYTHON) -m venv $(REFVENV)
+	$(REFVENV)/bin/python -m pip install --quiet -r benchmarks/reference-requirements.txt
+
+bench: $(STAMP) $(REFVENV)/bin/python
+	$(BIN)/python benchmarks/bench_get.py $(BENCH_ARGS)
+
+bench-all: bench
+	$(BIN)/python benchmarks/bench_propagation.py
+	$(BIN)/python benchmarks/bench_django.py
+	$(BIN)/python benchmarks/bench_flask.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(REFVENV) .mypy_cache .ruff_cache .pytest_cache .demo
