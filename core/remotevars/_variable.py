@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any, Final, Generic, Literal, TypeVar, cast
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import PydanticSerializationError
 
-from remotevars import _resolve
 from remotevars._errors import VariableSerializationError
+from remotevars._resolve import choose_rollout, select_for_key
 from remotevars._targeting import TARGETING
 
 if TYPE_CHECKING:
@@ -254,10 +254,11 @@ class Variable(Generic[T]):
         draws at random on each read (as the reference does). An explicit ``label`` that exists is
         served (its code-default ref gives the code default); one that does not is ignored.
         """
+        name = self.name
         try:
             overrides = _OVERRIDES.get()
-            if overrides is not None and self.name in overrides:
-                return self._from_override(overrides[self.name], targeting_key, attributes)
+            if overrides is not None and name in overrides:
+                return self._from_override(overrides[name], targeting_key, attributes)
             client = ACTIVE_CLIENT.get() or self._client
             pinned = PINNED.get()
             snapshot = client._snapshot if pinned is None else pinned.get(client, client._snapshot)
@@ -267,13 +268,13 @@ class Variable(Generic[T]):
             fixed = self._fixed
             if fixed is not None and fixed[0] is snapshot.serial and label is None:
                 return fixed[1]
-            variable = snapshot.variables.get(self.name)
+            variable = snapshot.variables.get(name)
             if variable is None:
                 if snapshot.aliases:
-                    variable = snapshot.lookup(self.name)
+                    variable = snapshot.lookup(name)
                 if variable is None and snapshot.state == 'missing_config':
                     snapshot = client._wait_for_first_config(snapshot)
-                    variable = snapshot.lookup(self.name)
+                    variable = snapshot.lookup(name)
                 if variable is None:
                     default = self._code_default(_MISSING_REASON[snapshot.state], targeting_key, attributes)
                     if self._default_function is None and snapshot.state != 'missing_config':
@@ -287,13 +288,13 @@ class Variable(Generic[T]):
                 if variable.overrides:
                     if targeting is not None and targeting.attributes:
                         attributes = {**targeting.attributes, **attributes} if attributes else targeting.attributes
-                    rollout = _resolve.choose_rollout(variable, attributes)
+                    rollout = choose_rollout(variable, attributes)
                 if rollout.is_fixed:
                     selected = rollout.fixed
                 else:
                     if targeting_key is None and targeting is not None:
-                        targeting_key = targeting.key_for(self.name)
-                    selected = _resolve.select_for_key(variable, rollout, targeting_key)
+                        targeting_key = targeting.key_for(name)
+                    selected = select_for_key(variable, rollout, targeting_key)
             if selected is None:
                 return self._code_default('code_default', targeting_key, attributes)
             cache = self._results
