@@ -859,6 +859,11 @@ FORK_SCRIPT = textwrap.dedent(
     flag = client.var('flag', default='default')
     client.configure(remotevars.VariablesOptions(api_key=key, base_url=url, polling_interval=3600))
 
+    def say(*parts):
+        # One write per line: parent and child share the pipe, and print() writes piece by piece
+        # when stdout is unbuffered (PYTHONUNBUFFERED), so their lines could interleave.
+        os.write(1, (' '.join(str(p) for p in parts) + chr(10)).encode())
+
     def wait(predicate, timeout=15.0):
         end = time.monotonic() + timeout
         while not predicate() and time.monotonic() < end:
@@ -872,14 +877,14 @@ FORK_SCRIPT = textwrap.dedent(
     if pid == 0:
         api = client._provider._api
         fresh = api is not None and api._http is not parent_http
-        print('child-ready', fresh, wait(lambda: client.status().stream_connected), flush=True)
-        print('child', wait(lambda: flag.get().value == 'two') and flag.get().value, flush=True)
+        say('child-ready', fresh, wait(lambda: client.status().stream_connected))
+        say('child', wait(lambda: flag.get().value == 'two') and flag.get().value)
         client.shutdown()
         os._exit(0)
-    print('parent', wait(lambda: flag.get().value == 'two') and flag.get().value, flush=True)
+    say('parent', wait(lambda: flag.get().value == 'two') and flag.get().value)
     _, status = os.waitpid(pid, 0)
     client.shutdown()
-    print('exit', status, flush=True)
+    say('exit', status)
     """
 )
 
