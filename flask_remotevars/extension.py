@@ -38,9 +38,9 @@ from flask import Flask, current_app, request
 
 import remotevars
 from flask_remotevars.signals import forwarder
+from remotevars._scope import SCOPE
 from remotevars._settings import SETTINGS_DEFAULTS, check_settings, import_callable, options_from_settings
 from remotevars._status import ClientReport, client_report
-from remotevars._variable import ACTIVE_CLIENT
 
 if TYPE_CHECKING:
     from remotevars._snapshot import Snapshot
@@ -319,7 +319,8 @@ class TemplateVariables:
         variable = client.get_variable(name)
         if variable is None:
             raise AttributeError(f'no remotevars variable named {name!r}')
-        if ACTIVE_CLIENT.get() is client:
+        scope = SCOPE.get()
+        if scope is not None and scope.client is client:
             return variable.get().value
         with client.activated():
             return variable.get().value

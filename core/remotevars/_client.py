@@ -22,9 +22,9 @@ from typing import Any, Final, TypeVar, overload
 from remotevars._errors import ConfigPayloadError, ConfigurationError, VariableRegistrationError
 from remotevars._events import RefreshEvent, diff_snapshots
 from remotevars._options import LocalVariablesOptions, VariablesOptions
+from remotevars._scope import SCOPE, Scope, TargetingState
 from remotevars._snapshot import Snapshot, VariableIssue, build_snapshot, patch_snapshot
-from remotevars._targeting import TARGETING, TargetingState
-from remotevars._variable import ACTIVE_CLIENT, PINNED, Variable, is_resolve_function
+from remotevars._variable import Variable, is_resolve_function
 from remotevars.providers._base import ProviderStatus, VariableProvider
 
 __all__ = ['Client', 'RefreshListener', 'RequestScope']
@@ -258,7 +258,8 @@ class Client:
     @property
     def snapshot(self) -> Snapshot:
         """The snapshot in force (pinned for this context, if any)."""
-        pinned = PINNED.get()
+        scope = SCOPE.get()
+        pinned = None if scope is None else scope.pinned
         return self._snapshot if pinned is None else pinned.get(self, self._snapshot)
 
     def pinned(self) -> AbstractContextManager[Snapshot]:
@@ -326,35 +327,42 @@ class Client:
             self._provider.after_fork_in_child()
 
 
+def _pin(scope: Scope | None, client: Client) -> tuple[Mapping[Client, Snapshot], Snapshot]:
+    # The pinned mapping with ``client`` pinned (an enclosing pin of it stays in force), and its snapshot.
+    pinned = None if scope is None else scope.pinned
+    if pinned is None:
+        snapshot = client._snapshot
+        return {client: snapshot}, snapshot
+    snapshot = pinned.get(client, client._snapshot)
+    return {**pinned, client: snapshot}, snapshot
+
+
 class _Pinned:
     # A class rather than @contextmanager: adapters enter it on every request, so it must be cheap.
     __slots__ = ('_client', '_token')
 
     def __init__(self, client: Client) -> None:
         self._client = client
-        self._token: Token[Mapping[Client, Snapshot] | None] | None = None
+        self._token: Token[Scope | None] | None = None
 
     def __enter__(self) -> Snapshot:
-        client = self._client
-        current = PINNED.get()
-        if current is None:
-            snapshot = client._snapshot
-            self._token = PINNED.set({client: snapshot})
-        else:
-            snapshot = current.get(client, client._snapshot)
-            self._token = PINNED.set({**current, client: snapshot})
+        scope = SCOPE.get()
+        pinned, snapshot = _pin(scope, self._client)
+        self._token = SCOPE.set(
+            Scope(None, pinned, None) if scope is None else Scope(scope.client, pinned, scope.targeting)
+        )
         return snapshot
 
     def __exit__(self, *exc_info: object) -> None:
         if self._token is not None:
-            PINNED.reset(self._token)
+            SCOPE.reset(self._token)
             self._token = None
 
 
 class RequestScope:
     """One request's view of a client; see :meth:`Client.request_scope`. Enter once, exit once."""
 
-    __slots__ = ('_activate', '_attributes', '_client', '_key', '_tokens')
+    __slots__ = ('_activate', '_attributes', '_client', '_key', '_token')
 
     def __init__(
         self, client: Client, targeting_key: Any, attributes: Mapping[str, Any] | None, activate: bool
@@ -363,19 +371,14 @@ class RequestScope:
         self._key = targeting_key
         self._attributes = attributes
         self._activate = activate
-        self._tokens: tuple[Any, Any, Any] | None = None
+        self._token: Token[Scope | None] | None = None
 
     def enter(self) -> Snapshot:
         """Start the scope; returns the pinned snapshot."""
         client = self._client
-        pinned = PINNED.get()
-        if pinned is None:
-            snapshot = client._snapshot
-            pin = PINNED.set({client: snapshot})
-        else:
-            snapshot = pinned.get(client, client._snapshot)
-            pin = PINNED.set({**pinned, client: snapshot})
-        outer = TARGETING.get()
+        scope = SCOPE.get()
+        pinned, snapshot = _pin(scope, client)
+        outer = None if scope is None else scope.targeting
         attributes = self._attributes or None
         if outer is not None and outer.attributes:
             attributes = {**outer.attributes, **attributes} if attributes else outer.attributes
@@ -385,20 +388,15 @@ class RequestScope:
             # Without a key every read would draw afresh; one draw per scope keeps a request's reads
             # (a view and its template) on the same labels.
             key = f'anonymous-{random.getrandbits(64):016x}'
-        targeting = TARGETING.set(TargetingState(key, by_variable, attributes))
-        active = ACTIVE_CLIENT.set(client) if self._activate else None
-        self._tokens = (pin, targeting, active)
+        active = client if self._activate else (None if scope is None else scope.client)
+        self._token = SCOPE.set(Scope(active, pinned, TargetingState(key, by_variable, attributes)))
         return snapshot
 
     def exit(self) -> None:
         """End the scope (idempotent)."""
-        tokens, self._tokens = self._tokens, None
-        if tokens is not None:
-            pin, targeting, active = tokens
-            if active is not None:
-                ACTIVE_CLIENT.reset(active)
-            TARGETING.reset(targeting)
-            PINNED.reset(pin)
+        token, self._token = self._token, None
+        if token is not None:
+            SCOPE.reset(token)
 
     def __enter__(self) -> Snapshot:
         return self.enter()
@@ -412,15 +410,19 @@ class _Activated:
 
     def __init__(self, client: Client) -> None:
         self._client = client
-        self._token: Token[Client | None] | None = None
+        self._token: Token[Scope | None] | None = None
 
     def __enter__(self) -> Client:
-        self._token = ACTIVE_CLIENT.set(self._client)
-        return self._client
+        scope = SCOPE.get()
+        client = self._client
+        self._token = SCOPE.set(
+            Scope(client, None, None) if scope is None else Scope(client, scope.pinned, scope.targeting)
+        )
+        return client
 
     def __exit__(self, *exc_info: object) -> None:
         if self._token is not None:
-            ACTIVE_CLIENT.reset(self._token)
+            SCOPE.reset(self._token)
             self._token = None
 
 

@@ -1,47 +1,31 @@
 """Targeting context: the targeting key (and attributes) that reads use when the call site gives none.
 
-Held in a ContextVar, so each thread, asyncio task and request sees its own. Priority, highest first:
-the ``targeting_key=`` of the call, the key set for that variable, the default key of the context.
-Attributes set here are merged under the call's ``attributes`` (the call wins on conflicts); this
-stands in for the OpenTelemetry baggage the reference SDK merges.
+Held in the context scope (:mod:`remotevars._scope`, a ContextVar), so each thread, asyncio task and
+request sees its own. Priority, highest first: the ``targeting_key=`` of the call, the key set for that
+variable, the default key of the context. Attributes set here are merged under the call's
+``attributes`` (the call wins on conflicts); this stands in for the OpenTelemetry baggage the
+reference SDK merges.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from contextvars import ContextVar, Token
+from contextvars import Token
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
+
+from remotevars._scope import SCOPE, Scope, TargetingState
 
 if TYPE_CHECKING:
     from remotevars._variable import Variable
 
-__all__ = ['TargetingState', 'current_targeting', 'targeting_context']
-
-
-class TargetingState:
-    """What a targeting context holds: a default key, keys by variable name, and attributes."""
-
-    __slots__ = ('attributes', 'by_variable', 'default_key')
-
-    def __init__(self, default_key: Any, by_variable: Mapping[str, Any], attributes: Mapping[str, Any] | None) -> None:
-        self.default_key = default_key
-        self.by_variable = by_variable
-        self.attributes = attributes
-
-    def key_for(self, name: str) -> Any:
-        """Return the targeting key for the variable ``name`` (variable-specific beats default)."""
-        if self.by_variable:
-            return self.by_variable.get(name, self.default_key)
-        return self.default_key
-
-
-TARGETING: Final[ContextVar[TargetingState | None]] = ContextVar('remotevars_targeting', default=None)
+__all__ = ['current_targeting', 'targeting_context']
 
 
 def current_targeting() -> TargetingState | None:
     """Return the targeting state in force in this context, or None."""
-    return TARGETING.get()
+    scope = SCOPE.get()
+    return None if scope is None else scope.targeting
 
 
 class targeting_context:
@@ -64,10 +48,11 @@ class targeting_context:
         self._key = targeting_key
         self._names = None if variables is None else [v if isinstance(v, str) else v.name for v in variables]
         self._attributes = attributes
-        self._token: Token[TargetingState | None] | None = None
+        self._token: Token[Scope | None] | None = None
 
     def __enter__(self) -> targeting_context:
-        current = TARGETING.get()
+        scope = SCOPE.get()
+        current = None if scope is None else scope.targeting
         default_key = None if current is None else current.default_key
         by_variable: Mapping[str, Any] = {} if current is None else current.by_variable
         merged = None if current is None else current.attributes
@@ -77,12 +62,15 @@ class targeting_context:
             by_variable = {**by_variable, **dict.fromkeys(self._names, self._key)}
         if self._attributes:
             merged = {**merged, **self._attributes} if merged else dict(self._attributes)
-        self._token = TARGETING.set(TargetingState(default_key, by_variable, merged))
+        targeting = TargetingState(default_key, by_variable, merged)
+        self._token = SCOPE.set(
+            Scope(None, None, targeting) if scope is None else Scope(scope.client, scope.pinned, targeting)
+        )
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         if self._token is not None:
-            TARGETING.reset(self._token)
+            SCOPE.reset(self._token)
             self._token = None

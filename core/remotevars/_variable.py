@@ -24,17 +24,14 @@ from pydantic_core import PydanticSerializationError
 
 from remotevars._errors import VariableSerializationError
 from remotevars._resolve import choose_rollout, select_for_key
-from remotevars._targeting import TARGETING
+from remotevars._scope import SCOPE
 
 if TYPE_CHECKING:
     from remotevars._client import Client
     from remotevars._resolve import CompiledVariable
-    from remotevars._snapshot import Snapshot
     from remotevars.config import VariableConfig
 
 __all__ = [
-    'ACTIVE_CLIENT',
-    'PINNED',
     'ResolutionReason',
     'ResolveFunction',
     'ResolvedVariable',
@@ -74,11 +71,6 @@ type (code default served). ``other_error``: an unexpected failure (code default
 ResolveFunction = Callable[[Any, Mapping[str, Any]], T]
 
 _OVERRIDES: Final[ContextVar[Mapping[str, Any] | None]] = ContextVar('remotevars_overrides', default=None)
-#: Snapshots pinned for the current request, by client (set by ``Client.pinned()``).
-PINNED: Final[ContextVar[Mapping[Client, Snapshot] | None]] = ContextVar('remotevars_pinned', default=None)
-#: The client whose config reads use in this context, whatever client a variable was declared on
-#: (set by ``Client.activated()``; lets several apps in one process share declared variables).
-ACTIVE_CLIENT: Final[ContextVar[Client | None]] = ContextVar('remotevars_active_client', default=None)
 #: The stack of results entered as context managers: ``(result, outer)`` links.
 _ACTIVE: Final[ContextVar[tuple[ResolvedVariable[Any], Any] | None]] = ContextVar('remotevars_active', default=None)
 
@@ -259,9 +251,16 @@ class Variable(Generic[T]):
             overrides = _OVERRIDES.get()
             if overrides is not None and name in overrides:
                 return self._from_override(overrides[name], targeting_key, attributes)
-            client = ACTIVE_CLIENT.get() or self._client
-            pinned = PINNED.get()
-            snapshot = client._snapshot if pinned is None else pinned.get(client, client._snapshot)
+            scope = SCOPE.get()
+            if scope is None:
+                client = self._client
+                snapshot = client._snapshot
+                targeting = None
+            else:
+                client = scope.client or self._client
+                pinned = scope.pinned
+                snapshot = client._snapshot if pinned is None else pinned.get(client, client._snapshot)
+                targeting = scope.targeting
             # Fast path: a result that cannot depend on the key, the attributes or the context
             # (absent variable with a static default, or a fixed rollout without overrides),
             # remembered for the snapshot it was computed from.
@@ -284,7 +283,6 @@ class Variable(Generic[T]):
                 selected: str | None = label
             else:
                 rollout = variable.rollout
-                targeting = TARGETING.get()
                 if variable.overrides:
                     if targeting is not None and targeting.attributes:
                         attributes = {**targeting.attributes, **attributes} if attributes else targeting.attributes
@@ -321,8 +319,8 @@ class Variable(Generic[T]):
             return self._failed(exc, targeting_key, attributes)
 
     def _merged_attributes(self, attributes: Mapping[str, Any] | None) -> Mapping[str, Any]:
-        targeting = TARGETING.get()
-        context = None if targeting is None else targeting.attributes
+        scope = SCOPE.get()
+        context = None if scope is None or scope.targeting is None else scope.targeting.attributes
         if not context:
             return attributes if attributes is not None else _EMPTY
         if not attributes:
@@ -331,9 +329,9 @@ class Variable(Generic[T]):
 
     def _targeting_key(self, targeting_key: Any) -> Any:
         if targeting_key is None:
-            targeting = TARGETING.get()
-            if targeting is not None:
-                return targeting.key_for(self.name)
+            scope = SCOPE.get()
+            if scope is not None and scope.targeting is not None:
+                return scope.targeting.key_for(self.name)
         return targeting_key
 
     def _label_result(

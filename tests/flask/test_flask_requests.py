@@ -17,7 +17,7 @@ from flasktests_util import body, variable_config, write_config
 import remotevars
 from flask_remotevars import RemoteVars, get_state
 from flask_remotevars.signals import variables_refreshed
-from remotevars._variable import ACTIVE_CLIENT, PINNED
+from remotevars._scope import SCOPE
 
 MakeApp = Callable[..., Flask]
 
@@ -41,7 +41,8 @@ def test_a_request_keeps_its_snapshot_while_the_config_changes(make_app: MakeApp
         assert refreshed.wait(10), 'the file watcher did not apply the new config'
         # The app's client has the new config now, but this request still reads its pinned one.
         client = get_state().client
-        pinned = PINNED.get()
+        scope = SCOPE.get()
+        pinned = None if scope is None else scope.pinned
         assert pinned is not None
         assert pinned[client] is not client._snapshot
         after = flaskdemo.demo_banner.get().value
@@ -63,10 +64,10 @@ def test_pins_are_released_after_each_request(make_app: MakeApp, tmp_path: Path)
     app.config['PROPAGATE_EXCEPTIONS'] = False
     client = app.test_client()
     assert client.get('/').status_code == 200
-    assert (PINNED.get(), ACTIVE_CLIENT.get(), current_targeting()) == (None, None, None)
+    assert (SCOPE.get(), current_targeting()) == (None, None)
     # An error in the view still tears the pin down.
     assert client.get('/boom').status_code == 500
-    assert (PINNED.get(), ACTIVE_CLIENT.get(), current_targeting()) == (None, None, None)
+    assert (SCOPE.get(), current_targeting()) == (None, None)
 
 
 def test_a_before_request_that_answers_first_leaves_nothing_to_tear_down(make_app: MakeApp) -> None:
