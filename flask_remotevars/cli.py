@@ -124,7 +124,7 @@ def _finish(outcome: push.Outcome) -> None:
 @vars_group.command('push')
 @module_option
 @plan_options
-@click.option('--strict', is_flag=True, help='Refuse when a server value would not fit the new type.')
+@core_cli.strict_option
 @_server_options
 def push_command(
     modules: tuple[str, ...],
@@ -144,16 +144,9 @@ def push_command(
 
 
 @vars_group.command('push-types')
-@click.option(
-    '--type',
-    'type_specs',
-    multiple=True,
-    required=True,
-    metavar='MODULE:NAME[=EXPLICIT]',
-    help='A type to push, optionally under an explicit name (repeatable).',
-)
+@core_cli.types_option
 @plan_options
-@click.option('--strict', is_flag=True, help='Refuse when a variable value would not fit the new type.')
+@core_cli.strict_types_option
 @_server_options
 def push_types_command(
     type_specs: tuple[str, ...],
@@ -220,14 +213,7 @@ def build_config_command(modules: tuple[str, ...], output: str | None) -> None:
 
 
 @vars_group.command('push-config')
-@click.option('--input', '-i', 'input_path', metavar='FILE', help='The config file to push (default: stdin).')
-@click.option(
-    '--mode',
-    type=click.Choice(['merge', 'replace']),
-    default='merge',
-    show_default=True,
-    help='replace also deletes server variables missing from the file.',
-)
+@core_cli.push_config_options
 @plan_options
 @_server_options
 def push_config_command(

@@ -35,7 +35,11 @@ __all__ = [
     'module_option',
     'output_option',
     'plan_options',
+    'push_config_options',
     'read_config',
+    'strict_option',
+    'strict_types_option',
+    'types_option',
     'write_config',
 ]
 
@@ -79,6 +83,46 @@ def module_option(command: F) -> F:
         multiple=True,
         metavar='MODULE',
         help='Import this module to register its variables (repeatable).',
+    )(command)
+
+
+def types_option(command: F) -> F:
+    """The repeatable, required ``--type MODULE:NAME[=EXPLICIT]`` option of push-types."""
+    return click.option(
+        '--type',
+        'type_specs',
+        multiple=True,
+        required=True,
+        metavar='MODULE:NAME[=EXPLICIT]',
+        help='A type to push, optionally under an explicit name (repeatable).',
+    )(command)
+
+
+def strict_option(command: F) -> F:
+    """push's ``--strict``: refuse when a server value would not fit the new type."""
+    return click.option('--strict', is_flag=True, help='Refuse when a server value would not fit the new type.')(
+        command
+    )
+
+
+def strict_types_option(command: F) -> F:
+    """push-types' ``--strict``: refuse when a variable value would not fit the new type."""
+    return click.option('--strict', is_flag=True, help='Refuse when a variable value would not fit the new type.')(
+        command
+    )
+
+
+def push_config_options(command: F) -> F:
+    """push-config's ``--input FILE`` (stdin when omitted) and ``--mode merge|replace``."""
+    command = click.option(
+        '--mode',
+        type=click.Choice(['merge', 'replace']),
+        default='merge',
+        show_default=True,
+        help='replace also deletes server variables missing from the file.',
+    )(command)
+    return click.option(
+        '--input', '-i', 'input_path', metavar='FILE', help='The config file to push (default: stdin).'
     )(command)
 
 
@@ -128,7 +172,7 @@ def _variables(modules: Sequence[str]) -> list[Any]:
 @click.command('push')
 @module_option
 @plan_options
-@click.option('--strict', is_flag=True, help='Refuse when a server value would not fit the new type.')
+@strict_option
 @_server_options
 def push_command(
     modules: tuple[str, ...],
@@ -163,16 +207,9 @@ def load_type(spec: str) -> tuple[Any, str] | Any:
 
 
 @click.command('push-types')
-@click.option(
-    '--type',
-    'type_specs',
-    multiple=True,
-    required=True,
-    metavar='MODULE:NAME[=EXPLICIT]',
-    help='A type to push, optionally under an explicit name (repeatable).',
-)
+@types_option
 @plan_options
-@click.option('--strict', is_flag=True, help='Refuse when a variable value would not fit the new type.')
+@strict_types_option
 @_server_options
 def push_types_command(
     type_specs: tuple[str, ...],
@@ -261,14 +298,7 @@ def read_config(path: str | None) -> VariablesConfig:
 
 
 @click.command('push-config')
-@click.option('--input', '-i', 'input_path', metavar='FILE', help='The config file to push (default: stdin).')
-@click.option(
-    '--mode',
-    type=click.Choice(['merge', 'replace']),
-    default='merge',
-    show_default=True,
-    help='replace also deletes server variables missing from the file.',
-)
+@push_config_options
 @plan_options
 @_server_options
 def push_config_command(
