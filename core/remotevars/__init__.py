@@ -6,6 +6,9 @@ read them with ``variable.get()``: a read never raises and costs about a diction
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from remotevars._client import Client, RefreshListener, RequestScope
 from remotevars._default import configure, get_client, shutdown, var, variables_get
 from remotevars._errors import (
@@ -23,7 +26,6 @@ from remotevars._errors import (
 )
 from remotevars._events import RefreshEvent, VariableChange, VariableState
 from remotevars._options import LocalVariablesOptions, VariablesOptions
-from remotevars._plan import DescriptionDifference, LabelValidationError, SyncMode, ValidationReport
 from remotevars._targeting import targeting_context
 from remotevars._variable import (
     ResolutionReason,
@@ -53,16 +55,47 @@ from remotevars.config import (
     VariableTypeConfig,
 )
 from remotevars.providers import LocalProvider, ProviderStatus, VariableProvider
-from remotevars.push import (
-    variables_build_config,
-    variables_pull_config,
-    variables_push,
-    variables_push_config,
-    variables_push_types,
-    variables_validate,
-)
+
+if TYPE_CHECKING:
+    from remotevars._plan import DescriptionDifference, LabelValidationError, SyncMode, ValidationReport
+    from remotevars.push import (
+        variables_build_config,
+        variables_pull_config,
+        variables_push,
+        variables_push_config,
+        variables_push_types,
+        variables_validate,
+    )
 
 __version__ = '0.1.0'
+
+# The workflows need the HTTP client and the planning code; an app that only reads never loads them.
+_LAZY = {
+    **dict.fromkeys(
+        (
+            'variables_build_config',
+            'variables_pull_config',
+            'variables_push',
+            'variables_push_config',
+            'variables_push_types',
+            'variables_validate',
+        ),
+        'remotevars.push',
+    ),
+    **dict.fromkeys(
+        ('DescriptionDifference', 'LabelValidationError', 'SyncMode', 'ValidationReport'), 'remotevars._plan'
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     'ApiConnectionError',
