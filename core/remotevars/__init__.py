@@ -26,15 +26,9 @@ from remotevars._errors import (
 )
 from remotevars._events import RefreshEvent, VariableChange, VariableState
 from remotevars._options import LocalVariablesOptions, VariablesOptions
+from remotevars._result import ResolutionReason, ResolvedVariable, active_variables
 from remotevars._targeting import targeting_context
-from remotevars._variable import (
-    ResolutionReason,
-    ResolvedVariable,
-    ResolveFunction,
-    Variable,
-    active_variables,
-    is_resolve_function,
-)
+from remotevars._variable import ResolveFunction, Variable, is_resolve_function
 from remotevars.config import (
     Condition,
     KeyIsNotPresent,

@@ -15,12 +15,13 @@ when the weights leave a remainder computed with the built-in ``sum``.
 from __future__ import annotations
 
 import random
-import re
 from bisect import bisect_right
 from collections.abc import Mapping
 from functools import lru_cache
 from itertools import accumulate
 from typing import Any, Final, Protocol
+
+from remotevars._regex import compile_pattern, search
 
 __all__ = [
     'OPERAND_FIELDS',
@@ -141,7 +142,7 @@ def _compile_condition(kind: str, attribute: str, operand: Any) -> CompiledCondi
     if code is None:
         raise ValueError(f'Unknown condition kind {kind!r}.')
     if code in (4, 5):
-        operand = operand if isinstance(operand, re.Pattern) else re.compile(operand)
+        operand = compile_pattern(operand)
     elif code in (2, 3):
         operand = tuple(operand)
     return code, attribute, operand
@@ -160,14 +161,17 @@ def _matches(condition: CompiledCondition, attributes: Mapping[str, Any]) -> boo
         return value is not _MISSING and value in operand
     if code == 3:
         return value is _MISSING or value not in operand
-    found = isinstance(value, str) and operand.search(value) is not None
+    # A search that times out raises: the read serves the code default (other_error), as for a bad pattern.
+    found = isinstance(value, str) and search(operand, value)
     return found if code == 4 else not found
 
 
 def condition_matches(kind: str, attribute: str, operand: Any, attributes: Mapping[str, Any]) -> bool:
     """Return whether one condition holds for ``attributes`` (Python ``==``/``in``, ``re.search``).
 
-    Absent attributes satisfy the negative kinds; regex kinds only match strings.
+    Absent attributes satisfy the negative kinds; regex kinds only match strings. Raises
+    :class:`~remotevars._regex.PatternError` for a pattern that does not compile and TimeoutError for a
+    search that takes too long (:mod:`remotevars._regex`).
     """
     return _matches(_compile_condition(kind, attribute, operand), attributes)
 
@@ -244,8 +248,8 @@ def compile_variable(
 ) -> CompiledVariable:
     """Compile a variable config (pydantic model or wire struct with the same attribute names).
 
-    Raises ValueError (or ``re.error``) when the config cannot be resolved: unknown condition kind,
-    invalid regex, rollout weights that leave nothing to draw.
+    Raises ValueError when the config cannot be resolved: unknown condition kind, invalid regex
+    (:class:`~remotevars._regex.PatternError`), rollout weights that leave nothing to draw.
     """
     labels: Mapping[str, Any] = config.labels
     latest = config.latest_version

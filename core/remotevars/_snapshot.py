@@ -239,7 +239,7 @@ def _compile_into(
         wire = _VARIABLE_DECODER.decode(raw)
         _check(key, wire)
         compiled = compile_variable(wire, rollouts)
-    except (msgspec.DecodeError, ValueError, re.error) as exc:
+    except (msgspec.DecodeError, ValueError) as exc:
         if before is not None:
             variables[key] = before
         issues.append(VariableIssue(key, str(exc), kept_previous=before is not None))

@@ -10,20 +10,19 @@ Reads never raise: any failure yields the code default with a reason and the exc
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, Generic, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, cast
 
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import PydanticSerializationError
 
 from remotevars._errors import VariableSerializationError
 from remotevars._resolve import choose_rollout, select_for_key
+from remotevars._result import ResolutionReason, ResolvedVariable
 from remotevars._scope import SCOPE
 
 if TYPE_CHECKING:
@@ -31,48 +30,16 @@ if TYPE_CHECKING:
     from remotevars._resolve import CompiledVariable
     from remotevars.config import VariableConfig
 
-__all__ = [
-    'ResolutionReason',
-    'ResolveFunction',
-    'ResolvedVariable',
-    'Variable',
-    'active_variables',
-    'is_resolve_function',
-]
+__all__ = ['ResolveFunction', 'Variable', 'is_resolve_function']
 
 T = TypeVar('T')
-T_co = TypeVar('T_co', covariant=True)
 
 logger = logging.getLogger('remotevars')
-
-ResolutionReason = Literal[
-    'resolved',
-    'cached',
-    'context_override',
-    'code_default',
-    'missing_config',
-    'unrecognized_variable',
-    'no_provider',
-    'validation_error',
-    'other_error',
-]
-"""Why a read returned what it did.
-
-``resolved``: a value from the config. ``cached``: a value from the last-good cache file, served
-because the server has not been reached yet. ``context_override``: from ``Variable.override``.
-``code_default``: the config routes this read to the code default (rollout remainder, empty rollout,
-a label that refs ``code_default`` or a ``latest`` with no versions). ``unrecognized_variable``: the
-config has no such variable. ``missing_config``: a provider is configured but no config has arrived.
-``no_provider``: nothing is configured. ``validation_error``: the config's value does not fit the
-type (code default served). ``other_error``: an unexpected failure (code default served).
-"""
 
 #: A code default (or override) computed per read from ``(targeting_key, attributes)``.
 ResolveFunction = Callable[[Any, Mapping[str, Any]], T]
 
 _OVERRIDES: Final[ContextVar[Mapping[str, Any] | None]] = ContextVar('remotevars_overrides', default=None)
-#: The stack of results entered as context managers: ``(result, outer)`` links.
-_ACTIVE: Final[ContextVar[tuple[ResolvedVariable[Any], Any] | None]] = ContextVar('remotevars_active', default=None)
 
 _DECODE_CACHE_LIMIT: Final = 512
 #: Why a variable absent from the snapshot is served its code default, by snapshot state.
@@ -104,89 +71,6 @@ def is_resolve_function(candidate: Any) -> bool:
     if has_varargs:
         return len(required) <= 2
     return len(required) <= 2 <= len(positional)
-
-
-class ResolvedVariable(Generic[T_co]):
-    """The result of a read: the value and where it came from. Immutable.
-
-    Entering it as a context manager records it as active (see :func:`active_variables`) until the
-    block ends, so logging and tracing code can tag what happens inside with the label and version.
-    """
-
-    __slots__ = ('exception', 'label', 'name', 'reason', 'value', 'version')
-
-    name: str
-    value: T_co
-    label: str | None
-    version: int | None
-    reason: ResolutionReason
-    exception: Exception | None
-
-    def __init__(
-        self,
-        *,
-        name: str,
-        value: T_co,
-        reason: ResolutionReason,
-        label: str | None = None,
-        version: int | None = None,
-        exception: Exception | None = None,
-    ) -> None:
-        setter = object.__setattr__
-        setter(self, 'name', name)
-        setter(self, 'value', value)
-        setter(self, 'label', label)
-        setter(self, 'version', version)
-        setter(self, 'reason', reason)
-        setter(self, 'exception', exception)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f'ResolvedVariable is immutable; cannot set {name!r}')
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f'ResolvedVariable is immutable; cannot delete {name!r}')
-
-    def __repr__(self) -> str:
-        return (
-            f'ResolvedVariable(name={self.name!r}, value={self.value!r}, label={self.label!r}, '
-            f'version={self.version!r}, reason={self.reason!r}, exception={self.exception!r})'
-        )
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, ResolvedVariable):
-            return NotImplemented
-        return (self.name, self.value, self.label, self.version, self.reason, self.exception) == (
-            other.name,
-            other.value,
-            other.label,
-            other.version,
-            other.reason,
-            other.exception,
-        )
-
-    __hash__ = None  # type: ignore[assignment]  # values may be unhashable
-
-    def __enter__(self) -> ResolvedVariable[T_co]:
-        _ACTIVE.set((self, _ACTIVE.get()))
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        # Results are shared between reads, so the link is found by identity rather than a token.
-        top = _ACTIVE.get()
-        if top is not None and top[0] is self:
-            _ACTIVE.set(top[1])
-
-
-def active_variables() -> dict[str, ResolvedVariable[Any]]:
-    """Return the results entered with ``with var.get() as r:`` in this context, by name."""
-    found: dict[str, ResolvedVariable[Any]] = {}
-    link = _ACTIVE.get()
-    while link is not None:
-        found.setdefault(link[0].name, link[0])
-        link = link[1]
-    return found
 
 
 class Variable(Generic[T]):
@@ -466,6 +350,8 @@ class Variable(Generic[T]):
 
     async def refresh(self, force: bool = False) -> None:
         """Like :meth:`refresh_sync`, without blocking the event loop."""
+        import asyncio  # only here: an app that never awaits a refresh does not pay for importing asyncio
+
         await asyncio.to_thread(self._client.refresh, force=force)
 
     def to_config(self, *, strict: bool = False) -> VariableConfig:

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, StringConstraints, ValidationError, field
 from pydantic import model_validator as _model_validator
 
 from remotevars import _resolve
-from remotevars._variable import ResolvedVariable
+from remotevars._result import ResolvedVariable
 
 if TYPE_CHECKING:
     from remotevars._variable import Variable
