@@ -10,7 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from remotevars._client import Client, RefreshListener, RequestScope
-from remotevars._default import configure, get_client, shutdown, var, variables_get
+from remotevars._default import configure, get_client, shutdown, template_var, var, variables_get
 from remotevars._errors import (
     ApiConnectionError,
     ApiError,
@@ -18,7 +18,10 @@ from remotevars._errors import (
     ConfigPayloadError,
     ConfigurationError,
     RemoteVarsError,
+    TemplateInputsMismatchError,
     VariableAlreadyExistsError,
+    VariableCompositionCycleError,
+    VariableCompositionError,
     VariableNotFoundError,
     VariableRegistrationError,
     VariableSerializationError,
@@ -28,6 +31,7 @@ from remotevars._events import RefreshEvent, VariableChange, VariableState
 from remotevars._options import LocalVariablesOptions, VariablesOptions
 from remotevars._result import ResolutionReason, ResolvedVariable, active_variables
 from remotevars._targeting import targeting_context
+from remotevars._template_variable import TemplateVariable
 from remotevars._variable import ResolveFunction, Variable, is_resolve_function
 from remotevars.config import (
     Condition,
@@ -51,7 +55,9 @@ from remotevars.config import (
 from remotevars.providers import LocalProvider, ProviderStatus, VariableProvider
 
 if TYPE_CHECKING:
+    from remotevars._compose import ComposedReference
     from remotevars._plan import DescriptionDifference, LabelValidationError, SyncMode, ValidationReport
+    from remotevars._template import TemplateFieldIssue, TemplateMismatchPolicy
     from remotevars.push import (
         variables_build_config,
         variables_pull_config,
@@ -79,6 +85,8 @@ _LAZY = {
     **dict.fromkeys(
         ('DescriptionDifference', 'LabelValidationError', 'SyncMode', 'ValidationReport'), 'remotevars._plan'
     ),
+    'ComposedReference': 'remotevars._compose',
+    **dict.fromkeys(('TemplateFieldIssue', 'TemplateMismatchPolicy'), 'remotevars._template'),
 }
 
 
@@ -96,6 +104,7 @@ __all__ = [
     'ApiError',
     'BulkWriteUnsupported',
     'Client',
+    'ComposedReference',
     'Condition',
     'ConfigPayloadError',
     'ConfigurationError',
@@ -119,6 +128,10 @@ __all__ = [
     'Rollout',
     'RolloutOverride',
     'SyncMode',
+    'TemplateFieldIssue',
+    'TemplateInputsMismatchError',
+    'TemplateMismatchPolicy',
+    'TemplateVariable',
     'ValidationReport',
     'ValueDoesNotEqual',
     'ValueDoesNotMatchRegex',
@@ -129,6 +142,8 @@ __all__ = [
     'Variable',
     'VariableAlreadyExistsError',
     'VariableChange',
+    'VariableCompositionCycleError',
+    'VariableCompositionError',
     'VariableConfig',
     'VariableNotFoundError',
     'VariableProvider',
@@ -145,6 +160,7 @@ __all__ = [
     'is_resolve_function',
     'shutdown',
     'targeting_context',
+    'template_var',
     'var',
     'variables_build_config',
     'variables_get',

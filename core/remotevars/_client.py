@@ -17,7 +17,7 @@ import weakref
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from contextvars import Token
-from typing import Any, Final, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Final, TypeVar, overload
 
 from remotevars._errors import ConfigPayloadError, ConfigurationError, VariableRegistrationError
 from remotevars._events import RefreshEvent, diff_snapshots
@@ -27,9 +27,14 @@ from remotevars._snapshot import Snapshot, VariableIssue, build_snapshot, patch_
 from remotevars._variable import Variable, is_resolve_function
 from remotevars.providers._base import ProviderStatus, VariableProvider
 
+if TYPE_CHECKING:
+    from remotevars._template import TemplateMismatchPolicy
+    from remotevars._template_variable import TemplateVariable
+
 __all__ = ['Client', 'RefreshListener', 'RequestScope']
 
 T = TypeVar('T')
+InputsT = TypeVar('InputsT')
 
 logger = logging.getLogger('remotevars')
 
@@ -38,6 +43,26 @@ _NAME: Final = re.compile(r'[a-zA-Z_][a-zA-Z0-9_]*')
 RefreshListener = Callable[[RefreshEvent], None]
 
 _CLIENTS: Final[weakref.WeakSet[Client]] = weakref.WeakSet()
+
+V = TypeVar('V', bound=Variable[Any])
+
+
+def _checked_name(name: Any) -> str:
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise VariableRegistrationError(
+            f'Invalid variable name {name!r}. Variable names must be valid Python identifiers '
+            '(letters, digits, and underscores, not starting with a digit).'
+        )
+    return name
+
+
+def _value_type(name: str, type_: Any, default: Any) -> Any:
+    # The declared type, or the default's class; raises TypeError when neither says.
+    if type_ is not None:
+        return type_
+    if default is None or is_resolve_function(default):
+        raise TypeError(f'Variable {name!r}: `type` must be provided when the default is None or a function.')
+    return default.__class__
 
 
 class _Sink:
@@ -107,27 +132,89 @@ class Client:
 
         ``type`` is anything pydantic validates (inferred from ``default`` when omitted); ``default``
         is a value or a resolve function of ``(targeting_key, attributes)``. Raises
-        :class:`VariableRegistrationError` for a name that is not an identifier or that is already
-        registered with another type, and TypeError when the type cannot be inferred.
+        :class:`VariableRegistrationError` (a ValueError) for a name that is not an identifier or that
+        is already registered, and TypeError when the type cannot be inferred.
         """
-        if not isinstance(name, str) or not _NAME.fullmatch(name):
-            raise VariableRegistrationError(
-                f'Invalid variable name {name!r}. Variable names must be valid Python identifiers '
-                '(letters, digits, and underscores, not starting with a digit).'
-            )
-        if type is None:
-            if default is None or is_resolve_function(default):
-                raise TypeError(f'Variable {name!r}: `type` must be provided when the default is None or a function.')
-            type = default.__class__
+        _checked_name(name)
+        value_type = _value_type(name, type, default)
+        return self._register(Variable(name, type=value_type, default=default, description=description, client=self))
+
+    @overload
+    def template_var(
+        self,
+        name: str,
+        *,
+        type: type[T],
+        default: object,
+        inputs_type: type[InputsT],
+        description: str | None = None,
+        template_mismatch_policy: TemplateMismatchPolicy | None = None,
+    ) -> TemplateVariable[T, InputsT]: ...
+
+    @overload
+    def template_var(
+        self,
+        name: str,
+        *,
+        default: T,
+        inputs_type: type[InputsT],
+        description: str | None = None,
+        template_mismatch_policy: TemplateMismatchPolicy | None = None,
+    ) -> TemplateVariable[T, InputsT]: ...
+
+    @overload
+    def template_var(
+        self,
+        name: str,
+        *,
+        type: Any = None,
+        default: Any,
+        inputs_type: Any,
+        description: str | None = None,
+        template_mismatch_policy: TemplateMismatchPolicy | None = None,
+    ) -> TemplateVariable[Any, Any]: ...
+
+    def template_var(
+        self,
+        name: str,
+        *,
+        type: Any = None,
+        default: Any,
+        inputs_type: Any,
+        description: str | None = None,
+        template_mismatch_policy: TemplateMismatchPolicy | None = None,
+    ) -> TemplateVariable[Any, Any]:
+        """Declare a template variable (see :class:`~remotevars.TemplateVariable`) and register it.
+
+        Like :meth:`var`, plus ``inputs_type`` (what ``get(inputs)`` renders with; its JSON schema is
+        pushed as ``template_inputs_schema``) and the variable's ``template_mismatch_policy``.
+        """
+        from remotevars._template_variable import TemplateVariable
+
+        _checked_name(name)
+        variable: TemplateVariable[Any, Any] = TemplateVariable(
+            name,
+            type=_value_type(name, type, default),
+            default=default,
+            inputs_type=inputs_type,
+            description=description,
+            client=self,
+            template_mismatch_policy=template_mismatch_policy,
+        )
+        return self._register(variable)
+
+    def _register(self, variable: V) -> V:
         with self._lock:
-            existing = self._registry.get(name)
-            if existing is not None and existing.value_type != type:
+            if variable.name in self._registry:
                 raise VariableRegistrationError(
-                    f'A variable named {name!r} is already registered with type {existing.value_type!r}; '
-                    f'it cannot be registered again with type {type!r}.'
+                    f"A variable with name '{variable.name}' has already been registered. "
+                    'Each variable must have a unique name.'
                 )
-            variable: Variable[Any] = Variable(name, type=type, default=default, description=description, client=self)
-            self._registry[name] = variable
+            self._registry[variable.name] = variable
+        if '@{' in (variable._serialized_default or '') or variable.is_template:
+            from remotevars._template_variable import warn_on_composed_templates
+
+            warn_on_composed_templates(self._registry, variable)
         return variable
 
     def variables(self) -> list[Variable[Any]]:

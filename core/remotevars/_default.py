@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any, Final, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Final, TypeVar, overload
 
 from remotevars._client import Client
 from remotevars._options import LocalVariablesOptions, VariablesOptions
 from remotevars._variable import Variable
 
-__all__ = ['configure', 'get_client', 'shutdown', 'var', 'variables_get']
+if TYPE_CHECKING:
+    from remotevars._template import TemplateMismatchPolicy
+    from remotevars._template_variable import TemplateVariable
+
+__all__ = ['configure', 'get_client', 'shutdown', 'template_var', 'var', 'variables_get']
 
 T = TypeVar('T')
+InputsT = TypeVar('InputsT')
 
 DEFAULT_CLIENT: Final = Client()
 
@@ -40,6 +45,61 @@ def var(name: str, *, type: Any, default: Any, description: str | None = None) -
 def var(name: str, *, type: Any = None, default: Any, description: str | None = None) -> Variable[Any]:
     """Declare a variable on the default client; see :meth:`Client.var`."""
     return DEFAULT_CLIENT.var(name, type=type, default=default, description=description)
+
+
+@overload
+def template_var(
+    name: str,
+    *,
+    type: type[T],
+    default: object,
+    inputs_type: type[InputsT],
+    description: str | None = None,
+    template_mismatch_policy: TemplateMismatchPolicy | None = None,
+) -> TemplateVariable[T, InputsT]: ...
+
+
+@overload
+def template_var(
+    name: str,
+    *,
+    default: T,
+    inputs_type: type[InputsT],
+    description: str | None = None,
+    template_mismatch_policy: TemplateMismatchPolicy | None = None,
+) -> TemplateVariable[T, InputsT]: ...
+
+
+@overload
+def template_var(
+    name: str,
+    *,
+    type: Any = None,
+    default: Any,
+    inputs_type: Any,
+    description: str | None = None,
+    template_mismatch_policy: TemplateMismatchPolicy | None = None,
+) -> TemplateVariable[Any, Any]: ...
+
+
+def template_var(
+    name: str,
+    *,
+    type: Any = None,
+    default: Any,
+    inputs_type: Any,
+    description: str | None = None,
+    template_mismatch_policy: TemplateMismatchPolicy | None = None,
+) -> TemplateVariable[Any, Any]:
+    """Declare a template variable on the default client; see :meth:`Client.template_var`."""
+    return DEFAULT_CLIENT.template_var(
+        name,
+        type=type,
+        default=default,
+        inputs_type=inputs_type,
+        description=description,
+        template_mismatch_policy=template_mismatch_policy,
+    )
 
 
 def variables_get() -> list[Variable[Any]]:

@@ -12,7 +12,10 @@ __all__ = [
     'ConfigPayloadError',
     'ConfigurationError',
     'RemoteVarsError',
+    'TemplateInputsMismatchError',
     'VariableAlreadyExistsError',
+    'VariableCompositionCycleError',
+    'VariableCompositionError',
     'VariableNotFoundError',
     'VariableRegistrationError',
     'VariableSerializationError',
@@ -22,6 +25,21 @@ __all__ = [
 
 class RemoteVarsError(Exception):
     """The root of every exception raised by remotevars."""
+
+
+class VariableCompositionError(RemoteVarsError):
+    """A ``@{ref}@`` composition that cannot be expanded: too deep, or (subclass) circular."""
+
+
+class VariableCompositionCycleError(VariableCompositionError):
+    """A ``@{ref}@`` chain that comes back to a variable already being expanded."""
+
+
+class TemplateInputsMismatchError(RemoteVarsError):
+    """A template uses ``{{fields}}`` its ``inputs_type`` does not declare, under the ``'error'`` policy.
+
+    The one exception a read lets through: that policy asks for a loud failure.
+    """
 
 
 class ConfigurationError(RemoteVarsError, ValueError):

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from remotevars._errors import ConfigurationError
 
 if TYPE_CHECKING:
+    from remotevars._template import TemplateMismatchPolicy
     from remotevars.config import VariablesConfig
 
 __all__ = ['MIN_POLLING_INTERVAL', 'LocalVariablesOptions', 'VariablesOptions']
@@ -45,6 +46,8 @@ class VariablesOptions:
     sse: bool = True
     cache_file: str | os.PathLike[str] | None = None
     sse_read_timeout: float = 60.0
+    #: What a template read does when its template uses undeclared fields: ignore, warn or error.
+    template_mismatch_policy: TemplateMismatchPolicy = 'warn'
     #: Test-only escape hatch: allows a polling interval below MIN_POLLING_INTERVAL (not public API).
     _allow_fast_polling: bool = field(default=False, repr=False)
 
@@ -81,6 +84,8 @@ class LocalVariablesOptions:
 
     config: VariablesConfig | str | os.PathLike[str]
     watch: bool = True
+    #: What a template read does when its template uses undeclared fields: ignore, warn or error.
+    template_mismatch_policy: TemplateMismatchPolicy = 'warn'
 
     @property
     def path(self) -> Path | None:

@@ -47,7 +47,7 @@ class ResolvedVariable(Generic[T_co]):
     block ends, so logging and tracing code can tag what happens inside with the label and version.
     """
 
-    __slots__ = ('exception', 'label', 'name', 'reason', 'value', 'version')
+    __slots__ = ('composed_from', 'exception', 'label', 'name', 'reason', 'value', 'version')
 
     name: str
     value: T_co
@@ -55,6 +55,8 @@ class ResolvedVariable(Generic[T_co]):
     version: int | None
     reason: ResolutionReason
     exception: Exception | None
+    #: What each ``@{reference}@`` of the value resolved to (``ComposedReference`` objects), in name order.
+    composed_from: list[Any]
 
     def __init__(
         self,
@@ -65,6 +67,7 @@ class ResolvedVariable(Generic[T_co]):
         label: str | None = None,
         version: int | None = None,
         exception: Exception | None = None,
+        composed_from: list[Any] | None = None,
     ) -> None:
         setter = object.__setattr__
         setter(self, 'name', name)
@@ -73,6 +76,7 @@ class ResolvedVariable(Generic[T_co]):
         setter(self, 'version', version)
         setter(self, 'reason', reason)
         setter(self, 'exception', exception)
+        setter(self, 'composed_from', [] if composed_from is None else composed_from)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f'ResolvedVariable is immutable; cannot set {name!r}')

@@ -15,12 +15,13 @@ import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, cast
+from enum import Enum
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, TypeVar, cast
 
 from pydantic import TypeAdapter, ValidationError
-from pydantic_core import PydanticSerializationError
 
 from remotevars._errors import VariableSerializationError
+from remotevars._pipeline import MISSING_REASON, SERIALIZE_ERRORS, Read, RenderFunction, emit_warning
 from remotevars._resolve import choose_rollout, select_for_key
 from remotevars._result import ResolutionReason, ResolvedVariable
 from remotevars._scope import SCOPE
@@ -28,9 +29,10 @@ from remotevars._scope import SCOPE
 if TYPE_CHECKING:
     from remotevars._client import Client
     from remotevars._resolve import CompiledVariable
+    from remotevars._snapshot import Snapshot
     from remotevars.config import VariableConfig
 
-__all__ = ['ResolveFunction', 'Variable', 'is_resolve_function']
+__all__ = ['ResolveFunction', 'Variable', 'active_override', 'is_resolve_function']
 
 T = TypeVar('T')
 
@@ -42,14 +44,29 @@ ResolveFunction = Callable[[Any, Mapping[str, Any]], T]
 _OVERRIDES: Final[ContextVar[Mapping[str, Any] | None]] = ContextVar('remotevars_overrides', default=None)
 
 _DECODE_CACHE_LIMIT: Final = 512
-#: Why a variable absent from the snapshot is served its code default, by snapshot state.
-_MISSING_REASON: Final[dict[str, ResolutionReason]] = {
-    'no_provider': 'no_provider',
-    'missing_config': 'missing_config',
-    'loaded': 'unrecognized_variable',
-    'cached': 'unrecognized_variable',
-}
+_MISSING_REASON: Final = MISSING_REASON
 _EMPTY: Final[Mapping[str, Any]] = {}
+#: Cached in place of a label's result when its value composes other variables: such reads take
+#: the slow path (:mod:`remotevars._pipeline`), since references resolve per targeting key.
+_COMPOSES: Final[Any] = ResolvedVariable(name='', value=None, reason='other_error')
+_IMMUTABLE: Final = (str, int, float, bool, bytes, type(None), Enum)
+
+
+def _immutable(value: Any) -> bool:
+    """Return whether a caller cannot change ``value`` in place (so one object can serve every read)."""
+    if isinstance(value, _IMMUTABLE):
+        return True
+    if isinstance(value, (tuple, frozenset)):
+        return all(_immutable(item) for item in value)
+    return False
+
+
+def active_override(name: str) -> tuple[bool, Any]:
+    """Return ``(True, value)`` when ``Variable.override`` is active for ``name`` here, else ``(False, None)``."""
+    overrides = _OVERRIDES.get()
+    if overrides is not None and name in overrides:
+        return True, overrides[name]
+    return False, None
 
 
 def is_resolve_function(candidate: Any) -> bool:
@@ -80,6 +97,9 @@ class Variable(Generic[T]):
     the targeting key and attributes, or the code default.
     """
 
+    #: Whether ``get()`` renders with inputs (:class:`~remotevars.TemplateVariable`).
+    is_template: ClassVar[bool] = False
+
     def __init__(
         self,
         name: str,
@@ -98,8 +118,19 @@ class Variable(Generic[T]):
         self._default_function: ResolveFunction[T] | None = (
             cast('ResolveFunction[T]', default) if is_resolve_function(default) else None
         )
-        # What a static default serves as (unused when the default is a resolve function).
+        self._raw_default: Any = default
+        #: The static default as JSON text (None for a resolve function or a default that cannot be serialised).
+        self._serialized_default: str | None = None
+        #: Why the static default does not fit the type (it is then served as it is, with validation_error).
+        self._default_error: Exception | None = None
+        # What a static default serves as: the default decoded through the type, as the reference
+        # does (``default=1`` with ``type=float`` reads 1.0), so reads never hand out the object the
+        # code holds.
         self._static_default: T = cast(T, default)
+        self._default_shared = True
+        self._default_composes = False
+        if self._default_function is None:
+            self._prepare_static_default(default)
         self._default_results: dict[str, ResolvedVariable[T]] = {}
         # (compiled variable, {label: result}) swapped as one tuple so threads never mix the two.
         self._results: tuple[CompiledVariable | None, dict[str, ResolvedVariable[T] | None]] = (None, {})
@@ -107,8 +138,28 @@ class Variable(Generic[T]):
         #: (snapshot serial, result) of a read that depends on nothing but the snapshot.
         self._fixed: tuple[object, ResolvedVariable[T]] | None = None
 
+    def _prepare_static_default(self, default: Any) -> None:
+        try:
+            serialized = self.type_adapter.dump_json(default, warnings=False).decode()
+        except SERIALIZE_ERRORS:
+            # Served as it is (nothing to decode it from), like the reference.
+            self._default_shared = _immutable(default)
+            return
+        self._serialized_default = serialized
+        self._default_composes = '@{' in serialized
+        try:
+            decoded = self.type_adapter.validate_json(serialized)
+        except (ValidationError, ValueError, TypeError) as exc:
+            self._default_error = exc
+            emit_warning(f"Variable '{self.name}' code default does not fit its type; it is served as it is: {exc}")
+            decoded = default
+        self._static_default = decoded
+        # A mutable default (a dict, a model) is decoded afresh for each read, so that a caller
+        # mutating what it got cannot change later reads.
+        self._default_shared = _immutable(decoded)
+
     def __repr__(self) -> str:
-        return f'Variable(name={self.name!r}, type={self.value_type!r}, default={self.default!r})'
+        return f'{type(self).__name__}(name={self.name!r}, type={self.value_type!r}, default={self.default!r})'
 
     @property
     def client(self) -> Client:
@@ -159,8 +210,8 @@ class Variable(Generic[T]):
                     snapshot = client._wait_for_first_config(snapshot)
                     variable = snapshot.lookup(name)
                 if variable is None:
-                    default = self._code_default(_MISSING_REASON[snapshot.state], targeting_key, attributes)
-                    if self._default_function is None and snapshot.state != 'missing_config':
+                    default = self._code_default(_MISSING_REASON[snapshot.state], targeting_key, attributes, snapshot)
+                    if self._default_is_fixed() and snapshot.state != 'missing_config':
                         self._fixed = (snapshot.serial, default)
                     return default
             if label is not None and label in variable.targets:
@@ -178,7 +229,7 @@ class Variable(Generic[T]):
                         targeting_key = targeting.key_for(name)
                     selected = select_for_key(variable, rollout, targeting_key)
             if selected is None:
-                return self._code_default('code_default', targeting_key, attributes)
+                return self._code_default('code_default', targeting_key, attributes, snapshot)
             cache = self._results
             if cache[0] is not variable:
                 cache = self._results = (variable, {})
@@ -186,10 +237,15 @@ class Variable(Generic[T]):
             if result is None:
                 built = self._label_result(variable, selected, cache[1], snapshot.state == 'cached')
                 if built is None:
-                    return self._code_default('code_default', targeting_key, attributes)
+                    return self._code_default('code_default', targeting_key, attributes, snapshot)
                 if isinstance(built, Exception):
-                    return self._code_default('validation_error', targeting_key, attributes, built)
+                    return self._code_default('validation_error', targeting_key, attributes, snapshot, built)
                 result = built
+            if result is _COMPOSES:
+                serialized, version = variable.targets[selected]
+                assert serialized is not None
+                read = self._read(snapshot, targeting_key, attributes)
+                return read.value(serialized, selected, version, 'cached' if snapshot.state == 'cached' else 'resolved')
             if (
                 label is None
                 and not variable.overrides
@@ -201,6 +257,10 @@ class Variable(Generic[T]):
             return result
         except Exception as exc:  # reads never raise
             return self._failed(exc, targeting_key, attributes)
+
+    def _default_is_fixed(self) -> bool:
+        # Whether the code-default result is one object for every read (so it may be remembered).
+        return self._default_function is None and self._default_shared and not self._default_composes
 
     def _merged_attributes(self, attributes: Mapping[str, Any] | None) -> Mapping[str, Any]:
         scope = SCOPE.get()
@@ -218,24 +278,50 @@ class Variable(Generic[T]):
                 return scope.targeting.key_for(self.name)
         return targeting_key
 
+    def _current_snapshot(self) -> Snapshot:
+        scope = SCOPE.get()
+        client = self._client if scope is None or scope.client is None else scope.client
+        pinned = None if scope is None else scope.pinned
+        return client._snapshot if pinned is None else pinned.get(client, client._snapshot)
+
+    def _read(
+        self,
+        snapshot: Snapshot | None,
+        targeting_key: Any,
+        attributes: Mapping[str, Any] | None,
+        render: RenderFunction | None = None,
+    ) -> Read:
+        """Return the state of a slow read (composition, rendering) with the context's key and attributes."""
+        return Read(
+            self,
+            snapshot if snapshot is not None else self._current_snapshot(),
+            self._targeting_key(targeting_key),
+            self._merged_attributes(attributes),
+            render,
+        )
+
     def _label_result(
         self, variable: CompiledVariable, label: str, cache: dict[str, ResolvedVariable[T] | None], cached: bool
     ) -> ResolvedVariable[T] | Exception | None:
         """Build the result of serving ``label`` and cache it.
 
         Returns None when the label leads to the code default, and the validation error (not cached)
-        when the value does not fit the type and the code default is a resolve function, which must
-        then be called for each read.
+        when the value does not fit the type and the code default cannot be served from a cache (a
+        resolve function, a mutable or composed default). A value that composes other variables
+        caches the ``_COMPOSES`` marker.
         """
         serialized, version = variable.targets[label]
         if serialized is None:
             return None
+        if '@{' in serialized:
+            cache[label] = _COMPOSES
+            return cast('ResolvedVariable[T]', _COMPOSES)
         ok, decoded = self._decode(serialized, label, version)
         if ok:
             result: ResolvedVariable[T] = ResolvedVariable(
                 name=self.name, value=decoded, label=label, version=version, reason='cached' if cached else 'resolved'
             )
-        elif self._default_function is not None:
+        elif not self._default_is_fixed() or self._default_error is not None:
             return cast(Exception, decoded)
         else:
             # The code default was served, so no label/version is reported (fixes the reference's
@@ -257,6 +343,9 @@ class Variable(Generic[T]):
                 found = (True, self.type_adapter.validate_json(serialized))
             except (ValidationError, ValueError, TypeError) as exc:
                 found = (False, exc)
+                detail = exc.errors(include_input=False, include_url=False) if isinstance(exc, ValidationError) else exc
+                # Once per version (decoding is cached), not on every read.
+                emit_warning(f"Variable '{self.name}' value failed validation; falling back to code default: {detail}")
                 logger.warning(
                     'Variable %r: label %r (version %s) does not fit the type; serving the code default: %s',
                     self.name,
@@ -274,12 +363,21 @@ class Variable(Generic[T]):
         reason: ResolutionReason,
         targeting_key: Any,
         attributes: Mapping[str, Any] | None,
+        snapshot: Snapshot | None = None,
         exception: Exception | None = None,
     ) -> ResolvedVariable[T]:
-        if self._default_function is not None:
-            return self._call_default(
-                self._targeting_key(targeting_key), self._merged_attributes(attributes), reason, exception
-            )
+        if not self._default_is_fixed():
+            if self._default_function is None and not self._default_composes and self._default_error is None:
+                # A mutable static default: a fresh copy for each read.
+                assert self._serialized_default is not None
+                value = self.type_adapter.validate_json(self._serialized_default)
+                return ResolvedVariable(name=self.name, value=value, reason=reason, exception=exception)
+            return self._read(snapshot, targeting_key, attributes).code_default(reason, exception)
+        if self._default_error is not None:
+            # The default does not fit the type: served as it is, as the reference does.
+            reason, exception = 'validation_error', self._default_error
+        if exception is not None:
+            return ResolvedVariable(name=self.name, value=self._static_default, reason=reason, exception=exception)
         result = self._default_results.get(reason)
         if result is None:
             result = self._default_results[reason] = ResolvedVariable(
@@ -289,34 +387,28 @@ class Variable(Generic[T]):
             )
         return result
 
-    def _call_default(
-        self,
-        targeting_key: Any,
-        attributes: Mapping[str, Any],
-        reason: ResolutionReason,
-        exception: Exception | None,
-    ) -> ResolvedVariable[T]:
-        assert self._default_function is not None
-        try:
-            value: Any = self._default_function(targeting_key, attributes)
-        except Exception as exc:
-            logger.warning('Variable %r: the code default function raised; returning None: %r', self.name, exc)
-            return ResolvedVariable(
-                name=self.name, value=cast(T, None), reason='other_error', exception=exception or exc
-            )
-        return ResolvedVariable(name=self.name, value=value, reason=reason, exception=exception)
-
     def _failed(self, exc: Exception, targeting_key: Any, attributes: Mapping[str, Any] | None) -> ResolvedVariable[T]:
         logger.error('Variable %r could not be resolved; serving the code default', self.name, exc_info=exc)
         if self._default_function is not None:
             try:
-                return self._call_default(targeting_key, attributes or _EMPTY, 'other_error', exc)
-            except Exception:  # pragma: no cover - _call_default already guards the call
-                pass
+                value: Any = self._default_function(
+                    self._targeting_key(targeting_key), self._merged_attributes(attributes)
+                )
+            except Exception as default_exc:
+                emit_warning(
+                    f"Variable '{self.name}' could not be resolved and its code default raised; "
+                    f'returning None: {default_exc}'
+                )
+                value = None
+            return ResolvedVariable(name=self.name, value=value, reason='other_error', exception=exc)
         return ResolvedVariable(name=self.name, value=self._static_default, reason='other_error', exception=exc)
 
     def _from_override(
-        self, override: Any, targeting_key: Any, attributes: Mapping[str, Any] | None
+        self,
+        override: Any,
+        targeting_key: Any,
+        attributes: Mapping[str, Any] | None,
+        render: RenderFunction | None = None,
     ) -> ResolvedVariable[T]:
         if is_resolve_function(override):
             override = override(self._targeting_key(targeting_key), self._merged_attributes(attributes))
@@ -327,7 +419,17 @@ class Variable(Generic[T]):
             logger.warning('Variable %r: the override does not fit the type; serving the code default', self.name)
             default = self._code_default('code_default', targeting_key, attributes)
             return ResolvedVariable(name=self.name, value=default.value, reason='validation_error', exception=exc)
-        return ResolvedVariable(name=self.name, value=value, reason='context_override')
+        if render is None and isinstance(value, _IMMUTABLE) and not isinstance(value, str):
+            return ResolvedVariable(name=self.name, value=value, reason='context_override')
+        try:
+            serialized = self.type_adapter.dump_json(value).decode()
+        except SERIALIZE_ERRORS:
+            # Nothing to compose or render: served as it is.
+            return ResolvedVariable(name=self.name, value=value, reason='context_override')
+        if render is None and '@{' not in serialized:
+            return ResolvedVariable(name=self.name, value=value, reason='context_override')
+        # An override stands in for a config value: composed and rendered the same way.
+        return self._read(None, targeting_key, attributes, render).value(serialized, None, None, 'context_override')
 
     # -- testing, refreshing, exporting ---------------------------------------------------------
 
@@ -335,7 +437,9 @@ class Variable(Generic[T]):
     def override(self, value: T | ResolveFunction[T]) -> Iterator[None]:
         """Serve ``value`` (or what a resolve function returns) for this name inside the block.
 
-        Overrides apply by name in the current context (thread, task) and nest.
+        Overrides apply by name in the current context (thread, task) and nest; they also apply
+        where another variable composes this one with ``@{name}@``, and an override of a template
+        variable is rendered with the read's inputs.
         """
         current = _OVERRIDES.get()
         token = _OVERRIDES.set({**(current or {}), self.name: value})
@@ -354,12 +458,17 @@ class Variable(Generic[T]):
 
         await asyncio.to_thread(self._client.refresh, force=force)
 
+    def template_inputs_schema(self) -> dict[str, Any] | None:
+        """Return the JSON schema of the template inputs (None: not a template variable)."""
+        return None
+
     def to_config(self, *, strict: bool = False) -> VariableConfig:
         """Return a minimal ``VariableConfig``: name, description, JSON schema and example.
 
         The example is the JSON of the code default (None for a resolve function). With
         ``strict=True`` a default that cannot be serialised raises
         :class:`~remotevars.VariableSerializationError` naming the variable; otherwise it is None.
+        Template variables also carry their ``template_inputs_schema``.
         """
         from remotevars.config import Rollout, VariableConfig
 
@@ -371,6 +480,7 @@ class Variable(Generic[T]):
             overrides=[],
             json_schema=self.type_adapter.json_schema(),
             example=self.serialized_default(strict=strict),
+            template_inputs_schema=self.template_inputs_schema(),
         )
 
     def serialized_default(self, *, strict: bool = False) -> str | None:
@@ -381,9 +491,11 @@ class Variable(Generic[T]):
         """
         if self._default_function is not None:
             return None
+        if self._serialized_default is not None:
+            return self._serialized_default
         try:
-            return self.type_adapter.dump_json(self._static_default).decode()
-        except (PydanticSerializationError, ValueError, TypeError) as exc:
+            return self.type_adapter.dump_json(self._raw_default).decode()
+        except SERIALIZE_ERRORS as exc:
             if strict:
                 raise VariableSerializationError(
                     f'The code default of variable {self.name!r} cannot be serialised to JSON: {exc}'

@@ -79,16 +79,19 @@ class TestDeclaring:
         with pytest.raises(VariableRegistrationError):
             client.var('abc\n', default=1)
 
-    def test_same_name_other_type_is_a_clear_error(self, client: remotevars.Client) -> None:
-        client.var('limit', default=3)
-        with pytest.raises(VariableRegistrationError, match="'limit' is already registered with type <class 'int'>"):
-            client.var('limit', default='3')
+    @pytest.mark.parametrize('second', ['world', 3])
+    def test_duplicate_name_raises(self, client: remotevars.Client, second: object) -> None:
+        # Issue 15 item 2: a second declaration used to replace the first silently (push, validate and
+        # build-config then saw only the second); the reference raises this ValueError.
+        first = client.var('dup_var', default='hello')
+        with pytest.raises(ValueError, match="A variable with name 'dup_var' has already been registered"):
+            client.var('dup_var', default=second)
+        assert client.variables() == [first]
 
-    def test_same_name_same_type_replaces(self, client: remotevars.Client) -> None:
-        client.var('limit', default=3)
-        again = client.var('limit', default=4)
-        assert client.variables() == [again]
-        assert client.get_variable('limit') is again
+    def test_duplicate_name_across_kinds_raises(self, client: remotevars.Client) -> None:
+        client.var('dup_var', default='hello')
+        with pytest.raises(VariableRegistrationError, match='already been registered'):
+            client.template_var('dup_var', default='hi {{x}}', inputs_type=dict)
 
     def test_module_level_var_uses_the_default_client(self) -> None:
         v = remotevars.var('module_level_example_variable', default=1, description='d')
