@@ -26,9 +26,11 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import TypeAdapter, ValidationError
 
 from remotevars._errors import VariableSerializationError
+from remotevars._reference_checks import reference_problems, template_issues
 from remotevars.config import LabeledValue, LabelRef, Rollout, VariableConfig, VariablesConfig, VariableTypeConfig
 
 if TYPE_CHECKING:
+    from remotevars._template import TemplateFieldIssue
     from remotevars._variable import Variable
 
 __all__ = [
@@ -142,6 +144,7 @@ class PushEntry:
     default_is_function: bool = False
     server_name: str | None = None
     value_schema_changed: bool = False
+    inputs_schema_changed: bool = False
     description_changed: bool = False
     incompatible: tuple[LabelIncompatibility, ...] = ()
     body: VariableConfig | None = None
@@ -156,6 +159,16 @@ class PushPlan:
     description_differences: tuple[DescriptionDifference, ...] = ()
     #: One message per variable whose code default cannot be serialised (blocks the push).
     serialization_errors: tuple[str, ...] = ()
+    #: ``@{reference}@`` problems (missing references, unparsable values, then cycles) and the cycles alone.
+    reference_errors: tuple[str, ...] = ()
+    reference_cycles: tuple[str, ...] = ()
+    #: ``{{fields}}`` of template variables that their inputs schemas do not declare.
+    template_field_issues: tuple[TemplateFieldIssue, ...] = ()
+
+    @property
+    def has_reference_warnings(self) -> bool:
+        """Whether references or template fields have problems (applied with a warning unless strict)."""
+        return bool(self.reference_errors or self.template_field_issues)
 
     @property
     def creates(self) -> list[PushEntry]:
@@ -206,9 +219,10 @@ def plan_push(variables: Sequence[Variable[Any]], server: VariablesConfig) -> Pu
     matched: set[str] = set()
     for variable in variables:
         local_schema = variable.type_adapter.json_schema()
+        local_inputs = variable.template_inputs_schema()
         existing = server.get_variable_config(variable.name)
         if existing is None:
-            entry, error = _plan_create(variable, local_schema)
+            entry, error = _plan_create(variable, local_schema, local_inputs)
             entries.append(entry)
             if error is not None:
                 errors.append(error)
@@ -217,16 +231,21 @@ def plan_push(variables: Sequence[Variable[Any]], server: VariablesConfig) -> Pu
         if not _same_description(variable.description, existing.description):
             differences.append(DescriptionDifference(variable.name, variable.description, existing.description))
         schema_changed = _schema_key(local_schema) != _schema_key(existing.json_schema)
+        # A plain variable keeps whatever inputs schema the server has (another codebase may render it).
+        inputs_changed = local_inputs is not None and _schema_key(local_inputs) != _schema_key(
+            existing.template_inputs_schema
+        )
         # A local description that is empty never wipes the server's (it may be maintained in the UI).
         description_changed = bool(variable.description) and variable.description != existing.description
         incompatible = _incompatibilities(variable.type_adapter, existing)
-        if not (schema_changed or description_changed):
+        if not (schema_changed or inputs_changed or description_changed):
             entries.append(PushEntry(variable.name, 'unchanged', server_name=existing.name, incompatible=incompatible))
             continue
         # Everything the server has is kept; only the schema and the description change.
         body = existing.model_copy(
             update={
                 'json_schema': local_schema if schema_changed else existing.json_schema,
+                'template_inputs_schema': local_inputs if inputs_changed else existing.template_inputs_schema,
                 'description': variable.description if description_changed else existing.description,
             }
         )
@@ -237,16 +256,28 @@ def plan_push(variables: Sequence[Variable[Any]], server: VariablesConfig) -> Pu
                 description=variable.description,
                 server_name=existing.name,
                 value_schema_changed=schema_changed,
+                inputs_schema_changed=inputs_changed,
                 description_changed=description_changed,
                 incompatible=incompatible,
                 body=body,
             )
         )
     server_only = tuple(name for name in server.variables if name not in matched)
-    return PushPlan(tuple(entries), server_only, tuple(differences), tuple(errors))
+    problems, cycles = reference_problems(variables, server)
+    return PushPlan(
+        tuple(entries),
+        server_only,
+        tuple(differences),
+        tuple(errors),
+        tuple(problems),
+        tuple(cycles),
+        tuple(template_issues(variables, server)),
+    )
 
 
-def _plan_create(variable: Variable[Any], schema: dict[str, Any]) -> tuple[PushEntry, str | None]:
+def _plan_create(
+    variable: Variable[Any], schema: dict[str, Any], inputs_schema: dict[str, Any] | None
+) -> tuple[PushEntry, str | None]:
     try:
         example = variable.serialized_default(strict=True)
     except VariableSerializationError as exc:
@@ -260,6 +291,7 @@ def _plan_create(variable: Variable[Any], schema: dict[str, Any]) -> tuple[PushE
         overrides=[],
         json_schema=schema,
         example=example,
+        template_inputs_schema=inputs_schema,
     )
     entry = PushEntry(
         variable.name,
@@ -295,11 +327,16 @@ class ValidationReport:
     variables_checked: int
     variables_not_on_server: list[str]
     description_differences: list[DescriptionDifference] = field(default_factory=list)
+    #: ``@{reference}@`` problems (missing references and cycles), and the cycles alone.
+    reference_errors: list[str] = field(default_factory=list)
+    reference_cycles: list[str] = field(default_factory=list)
+    #: ``{{fields}}`` of template variables that their inputs schemas do not declare.
+    template_field_issues: list[TemplateFieldIssue] = field(default_factory=list)
 
     @property
     def is_valid(self) -> bool:
-        """True when no value is invalid and every variable exists on the server."""
-        return not self.errors and not self.variables_not_on_server
+        """True when no value is invalid, every variable exists on the server and references and fields are sound."""
+        return not (self.errors or self.variables_not_on_server or self.reference_errors or self.template_field_issues)
 
     @property
     def has_errors(self) -> bool:
@@ -331,7 +368,10 @@ def validate_report(variables: Sequence[Variable[Any]], server: VariablesConfig)
         for name, by_label in server.get_validation_errors(on_server).items()
         for label, error in by_label.items()
     ]
-    return ValidationReport(errors, len(variables), missing, differences)
+    problems, cycles = reference_problems(variables, server)
+    return ValidationReport(
+        errors, len(variables), missing, differences, problems, cycles, template_issues(variables, server)
+    )
 
 
 # -- push types ---------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ __all__ = [
     'format_validation_report',
     'message',
     'palette',
+    'reference_gate',
     'render_config_plan',
     'render_push_plan',
     'render_types_plan',
@@ -80,7 +81,11 @@ def message(text: str, color: str, colors: bool, *, blank_before: bool = True) -
 def _update_detail(entry: PushEntry) -> str:
     # The reference names which schema changed; a description change (remotevars pushes those) adds a part.
     parts = []
-    if entry.value_schema_changed:
+    if entry.value_schema_changed and entry.inputs_schema_changed:
+        parts.append('value + template inputs schema')
+    elif entry.inputs_schema_changed:
+        parts.append('template inputs schema')
+    elif entry.value_schema_changed:
         parts.append('value schema')
     if entry.description_changed:
         parts.append('description')
@@ -125,10 +130,72 @@ def render_push_plan(plan: PushPlan, *, colors: bool) -> str:
         lines.append(f'\n{p.gray}=== Server-only variables (not in local code) ==={p.reset}')
         lines.extend(f'  {p.gray}? {name}{p.reset}' for name in plan.server_only)
     lines.extend(_description_lines(plan.description_differences, p))
+    lines.extend(_reference_lines(plan, p))
     if plan.serialization_errors:
         lines.append(f'\n{p.red}=== Code defaults that cannot be serialised (block the push) ==={p.reset}')
         lines.extend(f'  {p.red}✗ {error}{p.reset}' for error in plan.serialization_errors)
     return '\n'.join(lines)
+
+
+def _reference_lines(plan: PushPlan, p: Palette) -> list[str]:
+    # Missing references warn (yellow), cycles block (red), undeclared template fields warn.
+    lines: list[str] = []
+    cycles = set(plan.reference_cycles)
+    missing = [error for error in plan.reference_errors if error not in cycles]
+    if missing:
+        lines.append(f'\n{p.yellow}=== Reference errors ==={p.reset}')
+        lines.extend(f'  {p.yellow}⚠ {error}{p.reset}' for error in missing)
+    if plan.reference_cycles:
+        lines.append(f'\n{p.red}=== Reference cycles (block the push) ==={p.reset}')
+        lines.extend(f'  {p.red}✗ {cycle}{p.reset}' for cycle in plan.reference_cycles)
+    if plan.template_field_issues:
+        lines.append(f'\n{p.yellow}=== Template field issues ==={p.reset}')
+        lines.extend(f'  {p.yellow}⚠ {issue.describe()}{p.reset}' for issue in plan.template_field_issues)
+    return lines
+
+
+def reference_gate(plan: PushPlan, *, strict: bool, colors: bool) -> tuple[str, str | None]:
+    """Return what push prints about reference and template-field problems, and the refusal (None: go on).
+
+    Cycles always refuse; missing references and undeclared fields refuse when ``strict`` and warn
+    otherwise. The text is empty when there is nothing to say.
+    """
+    if plan.reference_cycles:
+        text = (
+            'Error: reference cycle(s) detected.\nA cyclic reference can never resolve, so this is blocked '
+            'even without strict=True. Fix the cycle before pushing.'
+        )
+        return message(text, 'red', colors), plan.reference_cycles[0]
+    lines: list[str] = []
+    if plan.reference_errors:
+        if strict:
+            text = 'Error: Reference errors found.\nFix these references or set strict=False to proceed anyway.'
+            return message(text, 'red', colors), plan.reference_errors[0]
+        lines.append(
+            message(
+                f'Warning: {len(plan.reference_errors)} reference(s) point at variable(s) not found in this push '
+                '(see above). The affected variables will not resolve until those exist; re-run with strict=True '
+                'to block on this.',
+                'yellow',
+                colors,
+            )
+        )
+    if plan.template_field_issues:
+        if strict:
+            text = (
+                'Error: Template field issues found.\nFix the template `{{field}}` references or update the '
+                'variable inputs_type, or set strict=False to proceed anyway.'
+            )
+            return '\n'.join([*lines, message(text, 'red', colors)]), plan.template_field_issues[0].describe()
+        lines.append(
+            message(
+                f'Warning: {len(plan.template_field_issues)} template field issue(s) found (see above). Undeclared '
+                'fields render to an empty string at runtime; re-run with strict=True to block on this.',
+                'yellow',
+                colors,
+            )
+        )
+    return '\n'.join(lines), None
 
 
 def _description_lines(differences: Sequence[DescriptionDifference], p: Palette) -> list[str]:
@@ -196,7 +263,7 @@ def render_config_plan(plan: ConfigPlan, *, colors: bool) -> str:
 
 
 def format_validation_report(report: ValidationReport, *, colors: bool = True) -> str:
-    """Return ``report`` as printable text (contract §6.2, without the template sections); starts with a newline."""
+    """Return ``report`` as printable text (contract §6.2); starts with a newline."""
     p = palette(colors)
     lines: list[str] = []
     if report.errors:
@@ -218,9 +285,20 @@ def format_validation_report(report: ValidationReport, *, colors: bool = True) -
     if valid_count > 0 and report.is_valid:
         lines.append(f'\n{p.green}=== Valid ({valid_count} variables) ==={p.reset}')
     lines.extend(_description_lines(report.description_differences, p))
+    if report.reference_errors:
+        lines.append(f'\n{p.red}=== Reference errors ==={p.reset}')
+        lines.extend(f'  {p.red}✗ {error}{p.reset}' for error in report.reference_errors)
+    if report.template_field_issues:
+        lines.append(f'\n{p.red}=== Template field issues ==={p.reset}')
+        lines.extend(f'  {p.red}✗ {issue.describe()}{p.reset}' for issue in report.template_field_issues)
     if report.is_valid:
         lines.append(f'\n{p.green}Validation passed: All {report.variables_checked} variable(s) are valid.{p.reset}')
     else:
-        issues = with_errors + len(report.variables_not_on_server)
+        issues = (
+            with_errors
+            + len(report.variables_not_on_server)
+            + len(report.reference_errors)
+            + len(report.template_field_issues)
+        )
         lines.append(f'\n{p.red}Validation failed: {issues} issue(s) found.{p.reset}')
     return '\n'.join(lines)

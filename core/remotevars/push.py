@@ -339,6 +339,11 @@ def run_push(
         text = 'Error: some code defaults cannot be serialised to JSON (see above); nothing was sent.'
         console.print(console.color(text, 'red'))
         return Outcome('refused', plan.serialization_errors[0])
+    references, refusal = _render.reference_gate(plan, strict=strict, colors=console.colors)
+    if references:
+        console.print(references)
+    if refusal is not None:
+        return Outcome('refused', refusal)
     incompatible = plan.incompatibility_message
     stopped = _gate(
         console,
@@ -362,9 +367,9 @@ def run_push(
         if entry.action == 'create':
             console.print(f'  {p.green}Created: {entry.name}{p.reset}')
         elif entry.action == 'update':
-            what = 'schema' if entry.value_schema_changed else 'description'
+            what = 'schema' if entry.value_schema_changed or entry.inputs_schema_changed else 'description'
             console.print(f'  {p.yellow}Updated {what}: {entry.name}{p.reset}')
-    if incompatible is not None:
+    if incompatible is not None or plan.has_reference_warnings:
         console.print(console.color(DONE_WITH_WARNINGS, 'yellow'))
     else:
         console.print(console.color('Done! Variables synced successfully.', 'green'))
