@@ -296,7 +296,10 @@ class RemoteVarsState:
 
 
 class TemplateVariables:
-    """The ``remotevars`` Jinja global: ``{{ remotevars.banner_text }}`` is that variable's value.
+    """The ``remotevars`` Jinja global: ``{{ remotevars.banner_text }}`` is that variable's value, and
+    ``{{ remotevars.render('welcome', inputs) }}`` a template variable rendered with ``inputs`` (a mapping,
+    validated as its ``inputs_type`` with objects read by attribute, or keyword arguments). Jinja escapes
+    the result like any other value.
 
     Values resolve with the request's targeting against its pinned snapshot (outside a request,
     against the app's current snapshot). An unknown name is undefined for Jinja.
@@ -315,10 +318,14 @@ class TemplateVariables:
         # built an AttributeError, which costs more than the read itself.
         if name[:1] == '_':
             return object.__getattribute__(self, name)
+        if name == 'render':
+            return object.__getattribute__(self, '_render')
         client: remotevars.Client = object.__getattribute__(self, '_state').client
         variable = client.get_variable(name)
         if variable is None:
             raise AttributeError(f'no remotevars variable named {name!r}')
+        if variable.is_template:
+            return object.__getattribute__(self, '_value')(name, AttributeError)
         scope = SCOPE.get()
         if scope is not None and scope.client is client:
             return variable.get().value
@@ -328,10 +335,32 @@ class TemplateVariables:
     def __getitem__(self, name: str) -> Any:
         if name[:1] == '_':
             raise KeyError(name)
-        try:
-            return getattr(self, name)
-        except AttributeError as exc:
-            raise KeyError(name) from exc
+        return self._value(name, KeyError)
+
+    def _value(self, name: str, missing: type[Exception], inputs: Any = None, render: bool = False) -> Any:
+        client: remotevars.Client = self._state.client
+        variable = client.get_variable(name)
+        if variable is None or (render and not isinstance(variable, remotevars.TemplateVariable)):
+            raise missing(f'no remotevars {"template " if render else ""}variable named {name!r}')
+        scope = SCOPE.get()
+        if scope is not None and scope.client is client:
+            return _read(variable, inputs)
+        with client.activated():
+            return _read(variable, inputs)
+
+    def _render(self, name: str, inputs: Any = None, /, **fields: Any) -> Any:
+        """``remotevars.render('welcome', inputs)`` (or keyword inputs): the template variable rendered."""
+        return self._value(name, AttributeError, {**(inputs or {}), **fields} if fields else inputs, render=True)
+
+
+def _read(variable: remotevars.Variable[Any], inputs: Any) -> Any:
+    # A template variable renders with the inputs (none for plain attribute access); mappings are
+    # validated as its inputs_type first, objects read by attribute.
+    if isinstance(variable, remotevars.TemplateVariable):
+        if isinstance(inputs, Mapping):
+            inputs = variable.inputs_from(inputs)
+        return variable.get(inputs).value
+    return variable.get().value
 
 
 def _validate(app: Flask) -> None:

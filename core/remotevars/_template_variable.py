@@ -116,6 +116,16 @@ class TemplateVariable(Variable[T], Generic[T, InputsT]):
         """Return ``get(inputs, ...).value``: the rendered value (for templates and views)."""
         return self.get(inputs, targeting_key, attributes).value
 
+    def inputs_from(self, values: Mapping[str, Any]) -> Any:
+        """Return ``values`` validated as ``inputs_type``, objects read by attribute (a Django user for a
+        model with ``username``); the mapping itself when it does not validate (the read then renders
+        what it can, or falls back to the code default).
+        """
+        try:
+            return self._inputs_adapter.validate_python(dict(values), from_attributes=True)
+        except (ValueError, TypeError):
+            return dict(values)
+
     def _policy(self) -> TemplateMismatchPolicy:
         if self.template_mismatch_policy is not None:
             return self.template_mismatch_policy

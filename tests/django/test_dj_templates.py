@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from pydantic import BaseModel, ConfigDict
 
 pytest.importorskip('django.conf')
 pytest.importorskip('pytest_django')
@@ -68,3 +70,51 @@ def test_tag_with_an_unknown_label_falls_back_to_the_rollout() -> None:
         Context({})
     )
     assert rendered == '[classic]'  # no config: the code default
+
+
+class _User(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    username: str
+
+
+class _WelcomeInputs(BaseModel):
+    user: _User
+
+
+@pytest.fixture
+def welcome() -> Iterator[remotevars.TemplateVariable[str, _WelcomeInputs]]:
+    variable = remotevars.template_var('welcome_tpl', default='Hello {{user.username}}!', inputs_type=_WelcomeInputs)
+    try:
+        yield variable
+    finally:
+        remotevars.get_client()._registry.pop('welcome_tpl', None)
+
+
+@pytest.mark.django_db
+def test_remotevar_render_tag_renders_with_objects_and_escapes(
+    welcome: remotevars.TemplateVariable[str, _WelcomeInputs],
+) -> None:
+    from django.contrib.auth.models import User
+
+    user = User(username='<b>bob</b>')
+    html = Template("{% load remotevars %}{% remotevar_render 'welcome_tpl' user=user %}").render(
+        Context({'user': user})
+    )
+    # The user is read by attribute; the rendered text is escaped by Django like any other value.
+    assert html == 'Hello &lt;b&gt;bob&lt;/b&gt;!'
+    html = Template("{% load remotevars %}{% remotevar_render 'welcome_tpl' user=user as w %}[{{ w }}]").render(
+        Context({'user': user})
+    )
+    assert html == '[Hello &lt;b&gt;bob&lt;/b&gt;!]'
+    assert Template("{% load remotevars %}{% remotevar 'welcome_tpl' %}").render(Context()) == 'Hello !'
+    assert Template("{% load remotevars %}{% remotevar_render 'no_such' %}").render(Context()) == ''
+
+
+def test_override_variables_accepts_template_variables(
+    welcome: remotevars.TemplateVariable[str, _WelcomeInputs],
+) -> None:
+    from django_remotevars.test import override_variables
+
+    with override_variables(welcome_tpl='Hi {{user.username}}, overridden'):
+        result = welcome.get(_WelcomeInputs(user=_User(username='al')))
+    assert (result.value, result.reason) == ('Hi al, overridden', 'context_override')

@@ -10,7 +10,8 @@ import pytest
 
 pytest.importorskip('flask')
 
-from flask import Flask
+from flask import Flask, render_template_string
+from pydantic import BaseModel
 from flasktests_util import body, variable_config, write_config
 
 import remotevars
@@ -98,3 +99,32 @@ def test_fixture_example_from_the_docs(app: Flask, sale_banner: None) -> None:
 @override_variables(demo_banner='Closed')
 def test_decorated_test_function_keeps_its_fixtures(app: Flask) -> None:
     assert body(app.test_client().get('/'))['banner'] == 'Closed'
+
+
+class _WelcomeInputs(BaseModel):
+    name: str
+
+
+@pytest.fixture
+def welcome() -> Iterator[remotevars.TemplateVariable[str, _WelcomeInputs]]:
+    variable = remotevars.template_var('welcome_tpl', default='Hello {{name}}!', inputs_type=_WelcomeInputs)
+    try:
+        yield variable
+    finally:
+        remotevars.get_client()._registry.pop('welcome_tpl', None)
+
+
+def test_jinja_render_of_a_template_variable_is_escaped(
+    app: Flask, welcome: remotevars.TemplateVariable[str, _WelcomeInputs]
+) -> None:
+    with app.test_request_context('/'):
+        page = render_template_string(
+            "{{ remotevars.render('welcome_tpl', {'name': name}) }}|{{ remotevars.render('welcome_tpl', name='x') }}"
+            '|{{ remotevars.welcome_tpl }}',
+            name='<i>al</i>',
+        )
+        assert page == 'Hello &lt;i&gt;al&lt;/i&gt;!|Hello x!|Hello !'
+        with override_variables(welcome_tpl='Hi {{name}}, overridden'):
+            assert (
+                render_template_string("{{ remotevars.render('welcome_tpl', {'name': 'al'}) }}") == 'Hi al, overridden'
+            )
