@@ -11,8 +11,8 @@ import pytest
 pytest.importorskip('flask')
 
 from flask import Flask, render_template_string
-from pydantic import BaseModel
 from flasktests_util import body, variable_config, write_config
+from pydantic import BaseModel
 
 import remotevars
 from flask_remotevars.testing import override_variables
