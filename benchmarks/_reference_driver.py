@@ -26,7 +26,7 @@ import sys
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Final, TextIO
 
-from _cases import build_operations, check_reads
+from _cases import PromptInputs, build_operations, check_reads
 from _timing import Series, held_memory, time_once, timer_overhead_ns
 from _workload import AGENT_DEFAULT, bench_config, config_digest, generated_config_json
 
@@ -73,7 +73,8 @@ class _Variant:
         self.flag_default = instance.var('feature_flag_default', default=False)
         self.flag = instance.var('feature_flag', default=False)
         self.agent = instance.var('agent_settings', type=AgentSettings, default=AgentSettings(**AGENT_DEFAULT))
-        self.operations = build_operations(self.flag_default, self.flag, self.agent)
+        self.prompt = instance.template_var('support_prompt', type=str, default='', inputs_type=PromptInputs)
+        self.operations = build_operations(self.flag_default, self.flag, self.agent, self.prompt)
 
 
 class _Server:
@@ -90,7 +91,7 @@ class _Server:
             for name in command['variants']:
                 self.variants[name] = _Variant(name)
             first = self.variants[command['variants'][0]]
-            checked = check_reads(first.flag_default, first.flag, first.agent)
+            checked = check_reads(first.flag_default, first.flag, first.agent, first.prompt)
             return {'versions': _versions(), 'timer_overhead_ns': timer_overhead_ns(), 'sanity': checked}
         if kind == 'setup':
             for case in command['cases']:

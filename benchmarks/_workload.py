@@ -12,6 +12,8 @@ import json
 from typing import Any, Final
 
 __all__ = [
+    'PROMPT_INPUTS',
+    'PROMPT_TEMPLATE',
     'AGENT_A',
     'AGENT_B',
     'AGENT_DEFAULT',
@@ -83,7 +85,23 @@ def bench_config() -> dict[str, Any]:
         ],
         'latest_version': _labeled(2, AGENT_B),
     }
-    return {'variables': {'feature_flag': flag, 'agent_settings': agent}}
+    prompt = {
+        'name': 'support_prompt',
+        'labels': {'production': _labeled(1, PROMPT_TEMPLATE)},
+        'rollout': {'labels': {'production': 1.0}},
+        'overrides': [],
+        'latest_version': _labeled(1, PROMPT_TEMPLATE),
+    }
+    return {'variables': {'feature_flag': flag, 'agent_settings': agent, 'support_prompt': prompt}}
+
+
+_PROMPT_PARAGRAPH = (
+    'You are the support assistant of {{company}}. Answer the question from {{user_name}} politely, '
+    'accurately and concisely, and keep the answer under {{max_words}} words. '
+)
+#: Case t: a template variable whose value is a 1 KB prompt using 3 inputs.
+PROMPT_TEMPLATE: Final = (_PROMPT_PARAGRAPH * 8)[:1024]
+PROMPT_INPUTS: Final = {'company': 'Acme', 'user_name': 'Bob', 'max_words': 120}
 
 
 def generated_variable(i: int) -> dict[str, Any]:
