@@ -60,8 +60,10 @@ def _value_type(name: str, type_: Any, default: Any) -> Any:
     # The declared type, or the default's class; raises TypeError when neither says.
     if type_ is not None:
         return type_
-    if default is None or is_resolve_function(default):
-        raise TypeError(f'Variable {name!r}: `type` must be provided when the default is None or a function.')
+    if default is None:
+        raise TypeError(f'Variable {name!r}: `type` must be provided when `default` is None.')
+    if is_resolve_function(default):
+        raise TypeError(f'Variable {name!r}: `type` must be provided when the default is a resolve function.')
     return default.__class__
 
 

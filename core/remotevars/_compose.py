@@ -168,8 +168,8 @@ def expand_references(
     name: str,
     resolve: RefResolver,
     *,
-    strict: bool,
-    _chain: tuple[str, ...] = (),
+    strict: bool = False,
+    _visited: tuple[str, ...] = (),
     _depth: int = 0,
 ) -> tuple[str, list[ComposedReference]]:
     """Compose the value ``serialized`` of variable ``name``; return the new JSON text and its references.
@@ -189,9 +189,9 @@ def expand_references(
             f'Maximum composition depth ({MAX_COMPOSITION_DEPTH}) exceeded '
             f"while expanding '{name}'. This likely indicates a circular reference."
         )
-    if name in _chain:
-        raise VariableCompositionCycleError(f'Circular reference detected: {" -> ".join((*_chain, name))}')
-    chain = (*_chain, name)
+    if name in _visited:
+        raise VariableCompositionCycleError(f'Circular reference detected: {" -> ".join((*_visited, name))}')
+    chain = (*_visited, name)
     decoded = _decode(serialized)
     if decoded is None and serialized.strip() != 'null':
         return serialized, []
@@ -216,7 +216,7 @@ def expand_references(
         if OPEN in ref_serialized:
             try:
                 expanded, nested = expand_references(
-                    ref_serialized, ref, resolve, strict=strict, _chain=chain, _depth=_depth + 1
+                    ref_serialized, ref, resolve, strict=strict, _visited=chain, _depth=_depth + 1
                 )
             except VariableCompositionError as exc:
                 composed.append(ComposedReference(ref, None, label, version, reason, str(exc), fatal=True))

@@ -88,8 +88,8 @@ def inputs_to_context(inputs: Any) -> dict[str, Any]:
         ) from exc
     if not isinstance(dumped, dict):
         raise TypeError(
-            f'Render inputs of type {type(inputs).__name__!r} serialized to {type(dumped).__name__!r}, '
-            'not a mapping; template inputs must serialize to a mapping of field names to values.'
+            f'Render inputs of type {type(inputs).__name__!r} serialized to {type(dumped).__name__!r}; '
+            'a mapping is required for a template context (field names to values).'
         )
     return dumped
 

@@ -368,9 +368,10 @@ class Variable(Generic[T]):
     ) -> ResolvedVariable[T]:
         if not self._default_is_fixed():
             if self._default_function is None and not self._default_composes and self._default_error is None:
-                # A mutable static default: a fresh copy for each read.
-                assert self._serialized_default is not None
-                value = self.type_adapter.validate_json(self._serialized_default)
+                # A mutable static default: a fresh copy for each read (one that cannot be serialised is
+                # served as it is: there is nothing to copy it from).
+                serialized = self._serialized_default
+                value = self._raw_default if serialized is None else self.type_adapter.validate_json(serialized)
                 return ResolvedVariable(name=self.name, value=value, reason=reason, exception=exception)
             return self._read(snapshot, targeting_key, attributes).code_default(reason, exception)
         if self._default_error is not None:

@@ -200,7 +200,7 @@ class TestComposition:
 
     def test_self_reference_raises_cycle(self) -> None:
         with pytest.raises(VariableCompositionCycleError):
-            expand_references('"x"', 'a', lambda _: (None, None, None, 'resolved'), strict=True, _chain=('a',))
+            expand_references('"x"', 'a', lambda _: (None, None, None, 'resolved'), strict=True, _visited=('a',))
 
     def test_parse_errors_are_reported_not_raised(self) -> None:
         refs, errors = find_references_and_errors(json.dumps(['@{#if x}@ open', '@{ok}@', '@{true}@']))

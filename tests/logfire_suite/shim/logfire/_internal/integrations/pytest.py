@@ -1,0 +1,1 @@
+"""No pytest plugin: the SDK registers one that configures OpenTelemetry."""
