@@ -8,7 +8,8 @@ Stable API used by several test packages:
 - ``server_process(db_path, port=None, ...)``: ``remotevars serve`` as a subprocess; yields a
   :class:`ServerProcess` (``.url``, keys, ``.kill()`` (SIGKILL), ``.stop()`` (SIGTERM), ``.start()``,
   ``.restart()``).
-- ``free_port()``, ``seed_variable(url, write_key, body)``, ``variable_body(name, ...)``.
+- ``free_port()``, ``seed_variable(url, write_key, body)``, ``add_version(url, write_key, name, value)``,
+  ``variable_body(name, ...)``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import httpx
 
 __all__ = [
     'RunningServer',
+    'add_version',
     'ServerProcess',
     'api_client',
     'free_port',
@@ -342,11 +344,57 @@ def variable_body(
 
 
 def seed_variable(url: str, write_key: str, body: Mapping[str, Any]) -> dict[str, Any]:
-    """Create the variable, or replace it when it exists; return the server's read shape of it."""
+    """Create the variable, or replace it when it exists; return the server's read shape of it.
+
+    Values that break the body's ``json_schema`` (refused with 422) are stored first without the schema,
+    then the schema is set, which the server accepts with warnings: tests can seed drifted variables.
+    """
     with api_client(url, write_key) as client:
-        response = client.post('/v1/variables/', json=dict(body))
-        if response.status_code == 409:
-            response = client.put(f'/v1/variables/{body["name"]}/', json=dict(body))
+
+        def upsert(data: Mapping[str, Any]) -> httpx.Response:
+            response = client.post('/v1/variables/', json=dict(data))
+            if response.status_code == 409:
+                response = client.put(f'/v1/variables/{data["name"]}/', json=dict(data))
+            return response
+
+        response = upsert(body)
+        if response.status_code == 422 and 'errors' in response.json():
+            upsert({**body, 'json_schema': None}).raise_for_status()
+            response = upsert(body)
         response.raise_for_status()
         result: dict[str, Any] = response.json()
         return result
+
+
+def add_version(url: str, write_key: str, name: str, serialized_value: str) -> int:
+    """Create a version of ``name``; return its number.
+
+    A value its ``json_schema`` refuses is added with the schema cleared for that moment, then the
+    schema is put back (accepted with warnings): tests can seed versions that drifted from the schema.
+    """
+    with api_client(url, write_key) as client:
+        response = client.post(f'/v1/variables/{name}/versions/', json={'serialized_value': serialized_value})
+        if response.status_code == 422 and 'errors' in response.json():
+            variable = client.get(f'/v1/variables/{name}/').json()
+            body = {**_write_body(variable), 'json_schema': None}
+            client.put(f'/v1/variables/{name}/', json=body).raise_for_status()
+            response = client.post(f'/v1/variables/{name}/versions/', json={'serialized_value': serialized_value})
+            response.raise_for_status()
+            client.put(f'/v1/variables/{name}/', json=_write_body(variable)).raise_for_status()
+        response.raise_for_status()
+        return int(response.json()['version'])
+
+
+def _write_body(shape: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the write body that keeps a variable as its read shape ``shape`` says."""
+    labels = {}
+    for label, target in shape['labels'].items():
+        if 'serialized_value' in target:
+            labels[label] = {'target_type': 'version', **target}
+        elif target['ref'] in ('latest', 'code_default'):
+            labels[label] = {'target_type': target['ref']}
+        else:
+            labels[label] = {'target_type': 'label', 'target_label': target['ref']}
+    fields = ('name', 'description', 'rollout', 'overrides', 'json_schema', 'type_name', 'aliases', 'example')
+    body = {f: shape[f] for f in (*fields, 'template_inputs_schema')}
+    return {**body, 'labels': labels}
