@@ -81,7 +81,11 @@ def test_set_label_ref_rollout_and_overrides(seeded: RunningServer) -> None:
         (('set-rollout', 'greeting', 'production=1.5'), 1, 'Label proportions must not sum to more than 1'),
         (('set-rollout', 'greeting', 'ghost=0.5'), 1, "Label 'ghost' present in `rollout.labels`"),
         (('set-rollout', 'greeting', 'production'), 2, 'expected LABEL=WEIGHT'),
-        (('set-label', 'greeting', 'x', '--version', '9'), 1, 'greeting has no version 9'),
+        (
+            ('set-label', 'greeting', 'x', '--version', '9'),
+            1,
+            "Variable 'greeting' has no version 9 (it has versions 1 to 1)",
+        ),
         (('set-label', 'greeting', 'x', '--ref', 'nowhere'), 1, "Label 'x' has ref 'nowhere'"),
         (('set-label', 'greeting', 'latest', '--ref', 'production'), 1, "'latest' is reserved"),
         (('set-label', 'greeting', 'x'), 2, 'exactly one of --version or --ref'),
@@ -103,9 +107,9 @@ def test_refusals_exit_nonzero_with_one_line(
 
 
 def test_read_key_cannot_change(seeded: RunningServer) -> None:
-    code, _, err = _run(seeded, 'set-rollout', 'greeting', key=seeded.read_key)
-    assert code == 1
-    assert 'HTTP 403' in err
+    code, out, err = _run(seeded, 'set-rollout', 'greeting', key=seeded.read_key)
+    assert (code, out) == (2, '')  # an authentication problem, like a connection one
+    assert err.startswith('Error: PUT /v1/variables/greeting/rollout/ returned HTTP 403')
     assert seeded.read_key not in err
 
 
@@ -113,7 +117,8 @@ def test_connection_error_is_exit_2(server: RunningServer) -> None:
     env = {'REMOTEVARS_BASE_URL': f'http://127.0.0.1:{free_port()}', 'REMOTEVARS_API_KEY': 'secret-key'}
     result = CliRunner().invoke(main, ['list'], env=env)
     assert result.exit_code == 2
-    assert result.stderr.startswith('error: cannot reach the server')
+    assert result.stderr.startswith('Error: cannot reach the server')
+    assert result.stderr.count('\n') == 1 and result.stdout == ''
     assert 'secret-key' not in result.stderr
 
 
