@@ -102,8 +102,10 @@ class RunningServer:
         keepalive_interval: float,
         port: int = 0,
         allow_anonymous_read: bool = False,
+        keys: Sequence[Any] = (),
     ) -> None:
         self.db_path = db_path
+        self.keys = tuple(keys)
         self.read_keys = tuple(read_keys)
         self.write_keys = tuple(write_keys)
         self.read_key = self.read_keys[0] if self.read_keys else ''
@@ -133,6 +135,7 @@ class RunningServer:
             write_keys=self.write_keys,
             keepalive_interval=self.keepalive_interval,
             allow_anonymous_read=self.allow_anonymous_read,
+            keys=self.keys,
         )
         server = make_server(self.app, host='127.0.0.1', port=self.port, graceful_timeout=2)
         # No signal handlers: uvicorn installs them only on the main thread, and this runs on another.
@@ -179,8 +182,12 @@ def running_server(
     keepalive_interval: float = 15.0,
     port: int = 0,
     allow_anonymous_read: bool = False,
+    keys: Sequence[Any] = (),
 ) -> Iterator[RunningServer]:
-    """Yield a :class:`RunningServer` over the SQLite file ``db_path``; stops it on exit."""
+    """Yield a :class:`RunningServer` over the SQLite file ``db_path``; stops it on exit.
+
+    ``keys`` are named keys (:class:`remotevars.server.ApiKey`), besides the unnamed read and write keys.
+    """
     server = RunningServer(
         db_path,
         read_keys=read_keys,
@@ -188,6 +195,7 @@ def running_server(
         keepalive_interval=keepalive_interval,
         port=port,
         allow_anonymous_read=allow_anonymous_read,
+        keys=keys,
     )
     server.start()
     try:
