@@ -59,7 +59,7 @@ class SchemaWarning:
 class SchemaViolation(WriteRejected):
     """A write refused because a new version breaks its variable's ``json_schema`` (422); ``errors`` says where."""
 
-    def __init__(self, errors: list[dict[str, Any]]) -> None:
+    def __init__(self, errors: list[dict[str, Any]], *, prefix: str = '') -> None:
         parts = []
         for error in errors:
             where = f'label {error["label"]!r}' if error['label'] is not None else 'new version'
@@ -67,14 +67,8 @@ class SchemaViolation(WriteRejected):
                 f'Variable {error["variable"]!r}, {where}: value does not match the json_schema'
                 f' at {error["path"]}: {error["message"]}'
             )
-        super().__init__('; '.join(parts), 422)
+        super().__init__(prefix + '; '.join(parts), 422)
         self.errors = errors
-
-    def prefixed(self, prefix: str) -> SchemaViolation:
-        """Return the same violation with ``prefix`` before its message (e.g. the entry of a bulk write)."""
-        copy_ = SchemaViolation(self.errors)
-        copy_.args = (f'{prefix}{self}',)
-        return copy_
 
 
 class Edit:

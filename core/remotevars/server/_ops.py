@@ -22,7 +22,7 @@ from remotevars.server._edit import Edit, SchemaViolation, SchemaWarning
 from remotevars.server._json_schema import InvalidSchema, check_schema
 from remotevars.server._preconditions import Precondition
 from remotevars.server._storage import Commit, Store, Transaction
-from remotevars.server._wire import LabelTarget, VariableWrite, WriteRejected
+from remotevars.server._wire import RESERVED_LABELS, LabelTarget, VariableWrite, WriteRejected
 
 __all__ = ['Operations', 'Outcome', 'Target']
 
@@ -49,6 +49,8 @@ class Target:
     def __post_init__(self) -> None:
         if (self.version is None) == (self.ref is None):
             raise ValueError('a label target is either a version or a ref')
+        if self.version is not None and self.version < 1:
+            raise ValueError('versions are numbered from 1')
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +151,7 @@ class Operations:
                     _apply_write(edit, write)
                     warnings += edit.finish(action, actor)
                 except SchemaViolation as exc:
-                    raise exc.prefixed(f'upsert[{i}] (variable {write.name!r}): ') from None
+                    raise SchemaViolation(exc.errors, prefix=f'upsert[{i}] (variable {write.name!r}): ') from None
                 except WriteRejected as exc:
                     raise WriteRejected(f'upsert[{i}] (variable {write.name!r}): {exc}', exc.status) from None
             for name in deletes:
@@ -191,6 +193,9 @@ class Operations:
         Raises :class:`WriteRejected`: 404, 412, :class:`SchemaViolation` (422).
         """
 
+        for label in labels:
+            _check_label_name(label)
+
         def change(edit: Edit) -> int:
             doc = edit.require_doc()
             number = edit.mint(serialized_value)
@@ -205,6 +210,7 @@ class Operations:
         self, name: str, label: str, target: Target, *, actor: str, precondition: Precondition | None = None
     ) -> Outcome:
         """Point ``label`` (new or existing) at a version or a ref. Raises :class:`WriteRejected`: 404, 412, 422."""
+        _check_label_name(label)
 
         def change(edit: Edit) -> None:
             doc = edit.require_doc()
@@ -296,9 +302,7 @@ class Operations:
                 raise WriteRejected(
                     f'History entry {entry_id} deleted variable {name!r}: roll back to an entry before it'
                 )
-            edit = Edit(tx, name, tx.variable(name), now=now)
-            if precondition is not None and edit.exists:
-                _check(precondition, tx, edit)
+            edit = _start(tx, name, now, precondition)
             target = entry.after
             if edit.doc is None:
                 edit.doc = {f: target[f] for f in _RESTORED_WHEN_RECREATED} | {'labels': {}}
@@ -327,6 +331,13 @@ def _start(tx: Transaction, name: str, now: str, precondition: Precondition | No
 
 def _check(precondition: Precondition, tx: Transaction, edit: Edit) -> None:
     precondition.check(edit.name, tx.db_id, None if edit.record is None else edit.record.revision)
+
+
+def _check_label_name(label: str) -> None:
+    if not label:
+        raise WriteRejected('label: expected a non-empty name')
+    if label in RESERVED_LABELS:
+        raise WriteRejected(f'label: {label!r} is reserved and cannot be used as a label name')
 
 
 def _label_users(doc: dict[str, Any], label: str) -> list[str]:
