@@ -132,9 +132,9 @@ def main() -> None:
     available = {name: build for name, (module, build) in VALIDATORS.items() if importlib.util.find_spec(module)}
     missing = sorted(set(VALIDATORS) - set(available))
     print(f'validators: {", ".join(available)}' + (f' (not installed: {", ".join(missing)})' if missing else ''))
-    for title, schema, good, bad in _cases():
+    for title, schema, good_value, bad_value in _cases():
         # Values as the server has them: parsed from the stored JSON text.
-        good, bad = json.loads(json.dumps(good)), json.loads(json.dumps(bad))
+        good, bad = json.loads(json.dumps(good_value)), json.loads(json.dumps(bad_value))
         print(f'\n{title}')
         print(f'  {"validator":16} {"build":>12} {"valid":>12} {"invalid+paths":>14}  errors found')
         for name, build in available.items():
