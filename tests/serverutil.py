@@ -8,7 +8,8 @@ Stable API used by several test packages:
 - ``server_process(db_path, port=None, ...)``: ``remotevars serve`` as a subprocess; yields a
   :class:`ServerProcess` (``.url``, keys, ``.kill()`` (SIGKILL), ``.stop()`` (SIGTERM), ``.start()``,
   ``.restart()``).
-- ``free_port()``, ``seed_variable(url, write_key, body)``, ``variable_body(name, ...)``.
+- ``free_port()``, ``seed_variable(url, write_key, body)``, ``add_version(url, write_key, name, value)``,
+  ``variable_body(name, ...)``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import httpx
 
 __all__ = [
     'RunningServer',
+    'add_version',
     'ServerProcess',
     'api_client',
     'free_port',
@@ -100,8 +102,10 @@ class RunningServer:
         keepalive_interval: float,
         port: int = 0,
         allow_anonymous_read: bool = False,
+        keys: Sequence[Any] = (),
     ) -> None:
         self.db_path = db_path
+        self.keys = tuple(keys)
         self.read_keys = tuple(read_keys)
         self.write_keys = tuple(write_keys)
         self.read_key = self.read_keys[0] if self.read_keys else ''
@@ -131,6 +135,7 @@ class RunningServer:
             write_keys=self.write_keys,
             keepalive_interval=self.keepalive_interval,
             allow_anonymous_read=self.allow_anonymous_read,
+            keys=self.keys,
         )
         server = make_server(self.app, host='127.0.0.1', port=self.port, graceful_timeout=2)
         # No signal handlers: uvicorn installs them only on the main thread, and this runs on another.
@@ -177,8 +182,12 @@ def running_server(
     keepalive_interval: float = 15.0,
     port: int = 0,
     allow_anonymous_read: bool = False,
+    keys: Sequence[Any] = (),
 ) -> Iterator[RunningServer]:
-    """Yield a :class:`RunningServer` over the SQLite file ``db_path``; stops it on exit."""
+    """Yield a :class:`RunningServer` over the SQLite file ``db_path``; stops it on exit.
+
+    ``keys`` are named keys (:class:`remotevars.server.ApiKey`), besides the unnamed read and write keys.
+    """
     server = RunningServer(
         db_path,
         read_keys=read_keys,
@@ -186,6 +195,7 @@ def running_server(
         keepalive_interval=keepalive_interval,
         port=port,
         allow_anonymous_read=allow_anonymous_read,
+        keys=keys,
     )
     server.start()
     try:
@@ -342,11 +352,57 @@ def variable_body(
 
 
 def seed_variable(url: str, write_key: str, body: Mapping[str, Any]) -> dict[str, Any]:
-    """Create the variable, or replace it when it exists; return the server's read shape of it."""
+    """Create the variable, or replace it when it exists; return the server's read shape of it.
+
+    Values that break the body's ``json_schema`` (refused with 422) are stored first without the schema,
+    then the schema is set, which the server accepts with warnings: tests can seed drifted variables.
+    """
     with api_client(url, write_key) as client:
-        response = client.post('/v1/variables/', json=dict(body))
-        if response.status_code == 409:
-            response = client.put(f'/v1/variables/{body["name"]}/', json=dict(body))
+
+        def upsert(data: Mapping[str, Any]) -> httpx.Response:
+            response = client.post('/v1/variables/', json=dict(data))
+            if response.status_code == 409:
+                response = client.put(f'/v1/variables/{data["name"]}/', json=dict(data))
+            return response
+
+        response = upsert(body)
+        if response.status_code == 422 and 'errors' in response.json():
+            upsert({**body, 'json_schema': None}).raise_for_status()
+            response = upsert(body)
         response.raise_for_status()
         result: dict[str, Any] = response.json()
         return result
+
+
+def add_version(url: str, write_key: str, name: str, serialized_value: str) -> int:
+    """Create a version of ``name``; return its number.
+
+    A value its ``json_schema`` refuses is added with the schema cleared for that moment, then the
+    schema is put back (accepted with warnings): tests can seed versions that drifted from the schema.
+    """
+    with api_client(url, write_key) as client:
+        response = client.post(f'/v1/variables/{name}/versions/', json={'serialized_value': serialized_value})
+        if response.status_code == 422 and 'errors' in response.json():
+            variable = client.get(f'/v1/variables/{name}/').json()
+            body = {**_write_body(variable), 'json_schema': None}
+            client.put(f'/v1/variables/{name}/', json=body).raise_for_status()
+            response = client.post(f'/v1/variables/{name}/versions/', json={'serialized_value': serialized_value})
+            response.raise_for_status()
+            client.put(f'/v1/variables/{name}/', json=_write_body(variable)).raise_for_status()
+        response.raise_for_status()
+        return int(response.json()['version'])
+
+
+def _write_body(shape: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the write body that keeps a variable as its read shape ``shape`` says."""
+    labels = {}
+    for label, target in shape['labels'].items():
+        if 'serialized_value' in target:
+            labels[label] = {'target_type': 'version', **target}
+        elif target['ref'] in ('latest', 'code_default'):
+            labels[label] = {'target_type': target['ref']}
+        else:
+            labels[label] = {'target_type': 'label', 'target_label': target['ref']}
+    fields = ('name', 'description', 'rollout', 'overrides', 'json_schema', 'type_name', 'aliases', 'example')
+    body = {f: shape[f] for f in (*fields, 'template_inputs_schema')}
+    return {**body, 'labels': labels}

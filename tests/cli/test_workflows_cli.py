@@ -11,14 +11,13 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from click.testing import CliRunner, Result
 
 import remotevars
 from remotevars._api import ApiClient
 from remotevars.cli import main
-from tests.serverutil import RunningServer, free_port, running_server, seed_variable, variable_body
+from tests.serverutil import RunningServer, add_version, free_port, running_server, seed_variable, variable_body
 
 VENV_BIN = Path(sys.executable).parent
 _COUNTER = itertools.count()
@@ -265,10 +264,7 @@ def test_real_subprocess_push_and_validate(server: RunningServer, tmp_path: Path
     assert push.returncode == 0, push.stderr
     assert 'Done! Variables synced successfully.' in push.stdout
     seed(server, 'greeting', {'prod': '42'}, json_schema={'type': 'string'})
-    headers = {'Authorization': f'bearer {server.write_key}'}
-    httpx.post(
-        f'{server.url}/v1/variables/greeting/versions/', json={'serialized_value': '[1]'}, headers=headers, timeout=5
-    ).raise_for_status()
+    add_version(server.url, server.write_key, 'greeting', '[1]')
     validate = subprocess.run(
         [exe, 'validate', '-m', 'proj_vars'], env=env, capture_output=True, text=True, timeout=60, check=False
     )

@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from pydantic import BaseModel
 
@@ -16,6 +15,7 @@ import remotevars
 from remotevars._api import ApiClient
 from remotevars._errors import BulkWriteUnsupported
 from remotevars.config import LabeledValue, VariableConfig, VariablesConfig
+from tests import serverutil
 from tests.serverutil import RunningServer, free_port, running_server, seed_variable, variable_body
 
 URL_LINE = 'For further information visit'
@@ -61,14 +61,7 @@ def seed(server: RunningServer, name: str, labels: dict[str, str] | None = None,
 
 
 def add_version(server: RunningServer, name: str, serialized_value: str) -> None:
-    headers = {'Authorization': f'bearer {server.write_key}'}
-    response = httpx.post(
-        f'{server.url}/v1/variables/{name}/versions/',
-        json={'serialized_value': serialized_value},
-        headers=headers,
-        timeout=5.0,
-    )
-    response.raise_for_status()
+    serverutil.add_version(server.url, server.write_key, name, serialized_value)
 
 
 def run_push(api: ApiClient, variables: Sequence[remotevars.Variable[Any]], **kwargs: Any) -> tuple[bool, str]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from remotevars.server import Operations, SQLiteStore, Store
 from tests.serverutil import RunningServer, api_client, running_server
 
 
@@ -47,3 +49,19 @@ def anonymous(server: RunningServer) -> Iterator[httpx.Client]:
     """A client without a key."""
     with _client(server, None) as client:
         yield client
+
+
+@pytest.fixture(params=['sqlite'])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A fresh store of each backend (the storage suite runs once per backend)."""
+    assert request.param == 'sqlite'
+    opened = SQLiteStore(tmp_path / 'store.sqlite3')
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def ops(store: Store) -> Operations:
+    """The write operations over ``store``, with a clock that ticks one second per write."""
+    ticks = itertools.count()
+    return Operations(store, clock=lambda: f'2026-01-01T00:00:{next(ticks) % 60:02d}+00:00')

@@ -148,8 +148,9 @@ def test_etag_and_304(writer: httpx.Client, reader: httpx.Client) -> None:
 def test_versions_endpoint_creates_immutable_numbered_versions(writer: httpx.Client, reader: httpx.Client) -> None:
     writer.post('/v1/variables/', json=variable_body('a', labels={'l': {'target_type': 'latest'}}, rollout={'l': 1.0}))
     assert _variables(reader)['a']['labels']['l'] == {'version': None, 'ref': 'latest'}
-    numbers = [writer.post('/v1/variables/a/versions/', json={'serialized_value': str(i)}).json() for i in (10, 20)]
-    assert numbers == [{'version': 1}, {'version': 2}]
+    created = [writer.post('/v1/variables/a/versions/', json={'serialized_value': str(i)}) for i in (10, 20)]
+    numbers = [response.json()['version'] for response in created]
+    assert numbers == [1, 2]
     variable = _variables(reader)['a']
     assert variable['latest_version'] == {'version': 2, 'serialized_value': '20'}
     assert variable['labels']['l'] == {'version': 2, 'ref': 'latest'}

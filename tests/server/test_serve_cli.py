@@ -16,8 +16,8 @@ def test_serve_without_keys_refuses_to_start(tmp_path: Path) -> None:
         env={'REMOTEVARS_SERVER_READ_KEYS': None, 'REMOTEVARS_SERVER_WRITE_KEYS': None},
     )
     assert result.exit_code == 2
-    assert (
-        result.stderr == 'error: no API keys configured: pass --read-key/--write-key or set REMOTEVARS_SERVER_*_KEYS\n'
+    assert result.stderr == (
+        'Error: no API keys configured: pass --keys-file (or --read-key/--write-key, REMOTEVARS_SERVER_*_KEYS)\n'
     )
     assert not (tmp_path / 'db.sqlite3').exists()
 

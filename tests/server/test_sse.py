@@ -12,8 +12,9 @@ from typing import Any
 
 import httpx
 
+from remotevars.server import Operations, SQLiteStore
 from remotevars.server._broadcast import Broadcaster
-from remotevars.server._store import Change, Commit, Store
+from remotevars.server._storage import Change, Commit
 from remotevars.server._updates import encode_update
 from remotevars.server._wire import parse_write
 from tests.serverutil import RunningServer, api_client, variable_body
@@ -259,11 +260,11 @@ def test_encoded_message_shape_and_cap() -> None:
 def test_previous_etag_is_the_revision_a_write_started_from(db_path: Path) -> None:
     # Two stores (two server processes) on one file: the second one's write follows the first one's,
     # so its message must not claim to follow the second store's stale snapshot.
-    first, second = Store(db_path), Store(db_path)
+    first, second = SQLiteStore(db_path), SQLiteStore(db_path)
     try:
         start = second.snapshot.etag
-        a = first.create(parse_write(variable_body('a', 1)))
-        b = second.create(parse_write(variable_body('b', 2)))
+        a = Operations(first).create(parse_write(variable_body('a', 1)), actor='test').commit
+        b = Operations(second).create(parse_write(variable_body('b', 2)), actor='test').commit
         assert a.previous_etag == start
         assert b.previous_etag == a.etag != start
         # The second store noticed the other writer and reloaded everything, not just its own change.

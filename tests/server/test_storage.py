@@ -32,9 +32,7 @@ def test_subprocess_restart_and_crash_keep_data(db_path: Path) -> None:
             assert after.content == before.content
             assert after.headers['etag'] == before.headers['etag']
             assert client.get('/v1/variable-types/').json()[0]['name'] == 'T'
-            assert client.post('/v1/variables/a/versions/', json={'serialized_value': '"three"'}).json() == {
-                'version': 3
-            }
+            assert client.post('/v1/variables/a/versions/', json={'serialized_value': '"three"'}).json()['version'] == 3
         server.restart(graceful=False)  # SIGKILL: a committed write survives a crash
         with api_client(server.url, server.read_key) as client:
             versions = client.get('/v1/variables/a/versions/').json()['versions']

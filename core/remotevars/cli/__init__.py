@@ -1,10 +1,12 @@
 """The ``remotevars`` command line (click): one group, subcommands in modules of their own.
 
-- ``serve``: run the self-hostable server (:mod:`remotevars.cli.serve`).
-- admin commands over the HTTP API: versions, labels, rollouts, listing (:mod:`remotevars.cli.admin`).
+- ``serve``: run the self-hostable server (:mod:`remotevars.cli.serve`); ``keys new``: a key for its keys file.
+- admin commands over the HTTP API: versions, labels, rollouts, listing (:mod:`remotevars.cli.admin`);
+  ``history`` and ``rollback`` (:mod:`remotevars.cli.history`).
 - workflows: push, push-types, validate, pull, push-config, build-config (:mod:`remotevars.cli.workflows`).
 
-Exit codes: 0 clean, 1 validation errors or a refused plan, 2 usage or connection errors.
+Exit codes: 0 done or nothing to do, 1 refused, invalid or drift (validation errors, a refused plan),
+2 usage, connection or authentication errors; a failure prints one ``Error: ...`` line on stderr.
 """
 
 from __future__ import annotations
@@ -15,7 +17,13 @@ import click
 
 __all__ = ['main']
 
-_SUBMODULES = ('remotevars.cli.serve', 'remotevars.cli.admin', 'remotevars.cli.workflows')
+_SUBMODULES = (
+    'remotevars.cli.serve',
+    'remotevars.cli.keys',
+    'remotevars.cli.admin',
+    'remotevars.cli.history',
+    'remotevars.cli.workflows',
+)
 
 
 @click.group(context_settings={'help_option_names': ['-h', '--help']})

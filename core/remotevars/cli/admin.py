@@ -1,25 +1,28 @@
-"""Admin commands over the HTTP API: list and show variables, create versions, move labels, set rollouts.
+"""Admin commands over the HTTP API: list and show variables, create versions, labels, rollouts and overrides.
 
-They do without a UI what the Logfire UI does, against ``remotevars serve`` (the history and
-create-version commands use its extension endpoints, see docs/server.md). Changes are read-modify-write
-of one variable: the command fetches it, edits it, and PUTs it back.
-
-Exit codes: 0 done, 1 refused by the server or invalid input, 2 usage or connection error; the reason
-is one line on stderr, which never contains the API key.
+They do without a UI what the Logfire UI does, against ``remotevars serve``. Every change is one
+request to an edit endpoint of the server (docs/server.md, "Atomic edits"): the server applies it in
+one transaction, so concurrent commands never lose each other's changes, and it sends one update
+event. A change that changes nothing says so and succeeds. Exit codes and errors: :mod:`._connection`.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any, NoReturn, ParamSpec, TypeVar
+from typing import Any
 
 import click
 
-from remotevars._api import ApiClient, config_to_api_body
-from remotevars._errors import ApiConnectionError, ApiError, RemoteVarsError
+from remotevars.cli._connection import (
+    EXIT_REFUSED,
+    EXIT_USAGE,
+    api,
+    connection_options,
+    fail,
+    path,
+    request_edit,
+)
 from remotevars.config import LabeledValue, LabelRef, VariableConfig
 
 __all__ = [
@@ -27,78 +30,15 @@ __all__ = [
     'clear_overrides',
     'commands',
     'create_version',
+    'delete_label',
     'list_variables',
+    'remove_override',
     'set_label',
     'set_rollout',
     'show',
 ]
 
-P = ParamSpec('P')
-R = TypeVar('R')
-
 _RESERVED_REFS = ('latest', 'code_default')
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    click.echo(f'error: {message}', err=True)
-    raise SystemExit(code)
-
-
-def _connection_options(command: Callable[P, R]) -> Callable[P, R]:
-    command = click.option(
-        '--api-key',
-        envvar='REMOTEVARS_API_KEY',
-        required=True,
-        help='API key (env REMOTEVARS_API_KEY); a write key for changes.',
-    )(command)
-    return click.option(
-        '--base-url',
-        envvar='REMOTEVARS_BASE_URL',
-        required=True,
-        help='Server origin, e.g. http://127.0.0.1:8000 (env REMOTEVARS_BASE_URL).',
-    )(command)
-
-
-@contextmanager
-def _api(base_url: str, api_key: str) -> Iterator[ApiClient]:
-    """Yield a client; turn API failures into a one-line reason and exit code 1 (refused) or 2 (connection)."""
-    try:
-        with ApiClient(base_url, api_key) as client:
-            yield client
-    except ApiConnectionError as exc:
-        _fail(f'cannot reach the server: {exc}', 2)
-    except ApiError as exc:
-        _fail(str(exc), 2 if exc.status is None or exc.status >= 500 else 1)
-    except RemoteVarsError as exc:
-        _fail(str(exc), 1)
-
-
-# -- HTTP helpers (extension endpoints of remotevars serve) ------------------------------------------
-
-
-def _fetch(client: ApiClient, name: str) -> VariableConfig:
-    data = client.request_json('GET', f'/v1/variables/{name}/')
-    return VariableConfig.model_validate(data)
-
-
-def _versions(client: ApiClient, name: str) -> list[dict[str, Any]]:
-    data = client.request_json('GET', f'/v1/variables/{name}/versions/')
-    versions: list[dict[str, Any]] = data['versions']
-    return versions
-
-
-def _new_version(client: ApiClient, name: str, serialized_value: str) -> int:
-    data = client.request_json(
-        'POST', f'/v1/variables/{name}/versions/', json_body={'serialized_value': serialized_value}
-    )
-    return int(data['version'])
-
-
-def _put(client: ApiClient, config: VariableConfig) -> None:
-    body = config_to_api_body(config)
-    if config.type_name is not None:
-        body['type_name'] = config.type_name  # our server keeps it; the Logfire write format has no such key
-    client.request('PUT', f'/v1/variables/{config.name}/', json_body=body)
 
 
 # -- parsing -------------------------------------------------------------------------------------
@@ -108,8 +48,14 @@ def _json_text(value: str) -> str:
     try:
         json.loads(value)
     except ValueError:
-        _fail(f'VALUE_JSON is not valid JSON: {value!r} (a string needs quotes, e.g. \'"hello"\')', 1)
+        fail(f'VALUE_JSON is not valid JSON: {value!r} (a string needs quotes, e.g. \'"hello"\')', EXIT_REFUSED)
     return value
+
+
+def _check_label(label: str, where: str) -> str:
+    if label in _RESERVED_REFS:
+        fail(f'{where}: {label!r} is reserved and cannot be used as a label name', EXIT_REFUSED)
+    return label
 
 
 def _weights(pairs: tuple[str, ...], option: str) -> dict[str, float]:
@@ -121,7 +67,7 @@ def _weights(pairs: tuple[str, ...], option: str) -> dict[str, float]:
         except ValueError:
             weight = math.nan
         if not sep or not label or not math.isfinite(weight):
-            _fail(f'{option}: expected LABEL=WEIGHT with a number, got {pair!r}', 2)
+            fail(f'{option}: expected LABEL=WEIGHT with a number, got {pair!r}', EXIT_USAGE)
         weights[label] = weight
     return weights
 
@@ -133,24 +79,14 @@ def _condition(pair: str) -> dict[str, Any]:
         try:
             value: Any = json.loads(raw)
         except ValueError:
-            _fail(f'--when: {raw!r} is not valid JSON in {pair!r}', 2)
+            fail(f'--when: {raw!r} is not valid JSON in {pair!r}', EXIT_USAGE)
     else:
         attribute, sep, value = pair.partition('=')
         if not sep:
-            _fail(f'--when: expected ATTR=VALUE or ATTR:=JSON, got {pair!r}', 2)
+            fail(f'--when: expected ATTR=VALUE or ATTR:=JSON, got {pair!r}', EXIT_USAGE)
     if not attribute:
-        _fail(f'--when: missing attribute name in {pair!r}', 2)
+        fail(f'--when: missing attribute name in {pair!r}', EXIT_USAGE)
     return {'kind': 'value-equals', 'attribute': attribute, 'value': value}
-
-
-def _modified(config: VariableConfig, **changes: Any) -> VariableConfig:
-    """Return ``config`` with ``changes`` applied, validated; exits 1 naming the problem when invalid."""
-    data = config.model_dump()
-    data.update(changes)
-    try:
-        return VariableConfig.model_validate(data)
-    except ValueError as exc:
-        _fail(' '.join(str(exc).split()), 1)
 
 
 # -- rendering -----------------------------------------------------------------------------------
@@ -183,14 +119,22 @@ def _condition_text(condition: Any) -> str:
     return f'{data["attribute"]} {data["kind"]} {operand}'.rstrip()
 
 
+def _variable(answer: dict[str, Any]) -> VariableConfig:
+    return VariableConfig.model_validate(answer['variable'])
+
+
+def _done(text: str, answer: dict[str, Any]) -> None:
+    click.echo(text if answer['changed'] else f'{text} (unchanged: nothing to do)')
+
+
 # -- commands ------------------------------------------------------------------------------------
 
 
 @click.command('list')
-@_connection_options
+@connection_options
 def list_variables(base_url: str, api_key: str) -> None:
     """List the variables: name, latest version, labels and rollout."""
-    with _api(base_url, api_key) as client:
+    with api(base_url, api_key) as client:
         config = client.list_variables()
     if not config.variables:
         click.echo('(no variables)')
@@ -202,15 +146,17 @@ def list_variables(base_url: str, api_key: str) -> None:
 
 @click.command()
 @click.argument('name')
-@_connection_options
+@connection_options
 def show(name: str, base_url: str, api_key: str) -> None:
     """Show a variable: labels, rollout, overrides and version history."""
-    with _api(base_url, api_key) as client:
-        variable = _fetch(client, name)
-        versions = _versions(client, name)
+    with api(base_url, api_key) as client:
+        response = client.request('GET', path(name))
+        variable = VariableConfig.model_validate(response.json())
+        versions: list[dict[str, Any]] = client.request_json('GET', path(name, 'versions'))['versions']
     click.echo(f'{variable.name}' + (f': {variable.description}' if variable.description else ''))
     if variable.aliases:
         click.echo(f'aliases: {", ".join(variable.aliases)}')
+    click.echo(f'etag: {response.headers.get("etag", "-")}')
     click.echo('labels:')
     for label, target in variable.labels.items():
         click.echo(f'  {label}  {_target_text(target)}')
@@ -233,20 +179,23 @@ def show(name: str, base_url: str, api_key: str) -> None:
 @click.command('create-version')
 @click.argument('name')
 @click.argument('value_json')
-@click.option('--label', help='Also point this label at the new version.')
-@_connection_options
-def create_version(name: str, value_json: str, label: str | None, base_url: str, api_key: str) -> None:
-    """Create a new version of NAME holding VALUE_JSON (JSON text, e.g. '"hello"' or 42)."""
+@click.option('--label', 'labels', multiple=True, help='Also point this label at the new version (repeatable).')
+@connection_options
+def create_version(name: str, value_json: str, labels: tuple[str, ...], base_url: str, api_key: str) -> None:
+    """Create a new version of NAME holding VALUE_JSON (JSON text, e.g. '"hello"' or 42), in one write."""
     value = _json_text(value_json)
-    if label in _RESERVED_REFS:
-        _fail(f'--label: {label!r} is reserved and cannot be used as a label name', 1)
-    with _api(base_url, api_key) as client:
-        number = _new_version(client, name, value)
-        if label is not None:
-            config = _fetch(client, name)
-            labels = {**config.labels, label: LabeledValue(version=number, serialized_value=value)}
-            _put(client, _modified(config, labels=labels))
-    click.echo(f'{name}: created version {number}' + (f', label {label!r} -> version {number}' if label else ''))
+    for label in labels:
+        _check_label(label, '--label')
+    with api(base_url, api_key) as client:
+        answer = request_edit(
+            client, 'POST', path(name, 'versions'), {'serialized_value': value, 'labels': list(labels)}
+        )
+    number = answer['version']
+    moved = ''
+    if labels:
+        names = ', '.join(repr(label) for label in labels)
+        moved = f', label{"s" if len(labels) > 1 else ""} {names} -> version {number}'
+    click.echo(f'{name}: created version {number}{moved}')
 
 
 @click.command('set-label')
@@ -254,68 +203,86 @@ def create_version(name: str, value_json: str, label: str | None, base_url: str,
 @click.argument('label')
 @click.option('--version', 'version', type=click.IntRange(min=1), help='Point the label at this version.')
 @click.option('--ref', help='Point the label at latest, code_default or another label.')
-@_connection_options
+@connection_options
 def set_label(name: str, label: str, version: int | None, ref: str | None, base_url: str, api_key: str) -> None:
     """Point LABEL of NAME at a version (--version N) or a reference (--ref latest|code_default|LABEL)."""
     if (version is None) == (ref is None):
-        _fail('pass exactly one of --version or --ref', 2)
-    if label in _RESERVED_REFS:
-        _fail(f'{label!r} is reserved and cannot be used as a label name', 1)
-    with _api(base_url, api_key) as client:
-        config = _fetch(client, name)
-        target: LabeledValue | LabelRef
-        if version is not None:
-            values = {v['version']: v['serialized_value'] for v in _versions(client, name)}
-            if version not in values:
-                _fail(f'{name} has no version {version} (versions: {sorted(values) or "none"})', 1)
-            target = LabeledValue(version=version, serialized_value=values[version])
-        else:
-            assert ref is not None
-            target = LabelRef(ref=ref)
-        _put(client, _modified(config, labels={**config.labels, label: target}))
-    click.echo(f'{name}: label {label!r} {_target_text(target)}')
+        fail('pass exactly one of --version or --ref', EXIT_USAGE)
+    _check_label(label, 'LABEL')
+    body = {'version': version} if version is not None else {'ref': ref}
+    with api(base_url, api_key) as client:
+        answer = request_edit(client, 'PUT', path(name, 'labels', label), body)
+    _done(f'{name}: label {label!r} {_target_text(_variable(answer).labels[label])}', answer)
+
+
+@click.command('delete-label')
+@click.argument('name')
+@click.argument('label')
+@connection_options
+def delete_label(name: str, label: str, base_url: str, api_key: str) -> None:
+    """Remove LABEL from NAME (refused while the rollout, an override or another label uses it)."""
+    with api(base_url, api_key) as client:
+        answer = request_edit(client, 'DELETE', path(name, 'labels', label))
+    _done(f'{name}: label {label!r} deleted', answer)
 
 
 @click.command('set-rollout')
 @click.argument('name')
 @click.argument('weights', nargs=-1)
-@_connection_options
+@connection_options
 def set_rollout(name: str, weights: tuple[str, ...], base_url: str, api_key: str) -> None:
     """Set the base rollout of NAME: LABEL=WEIGHT ... (weights sum to at most 1; none: code default)."""
     rollout = _weights(weights, 'WEIGHTS')
-    with _api(base_url, api_key) as client:
-        config = _fetch(client, name)
-        _put(client, _modified(config, rollout={'labels': rollout}))
-    click.echo(f'{name}: rollout {_rollout_text(rollout)}')
+    with api(base_url, api_key) as client:
+        answer = request_edit(client, 'PUT', path(name, 'rollout'), {'labels': rollout})
+    _done(f'{name}: rollout {_rollout_text(rollout)}', answer)
 
 
 @click.command('add-override')
 @click.argument('name')
 @click.option('--when', 'conditions', multiple=True, help='ATTR=VALUE (string) or ATTR:=JSON; all must match.')
 @click.option('--rollout', 'weights', multiple=True, required=True, help='LABEL=WEIGHT for matching requests.')
-@_connection_options
+@connection_options
 def add_override(name: str, conditions: tuple[str, ...], weights: tuple[str, ...], base_url: str, api_key: str) -> None:
     """Append an override to NAME: when every --when matches, use the --rollout weights instead."""
     override = {
         'conditions': [_condition(c) for c in conditions],
         'rollout': {'labels': _weights(weights, '--rollout')},
     }
-    with _api(base_url, api_key) as client:
-        config = _fetch(client, name)
-        overrides = [o.model_dump() for o in config.overrides] + [override]
-        _put(client, _modified(config, overrides=overrides))
-    click.echo(f'{name}: override [{len(overrides) - 1}] added')
+    with api(base_url, api_key) as client:
+        answer = request_edit(client, 'POST', path(name, 'overrides'), override)
+    click.echo(f'{name}: override [{len(answer["variable"]["overrides"]) - 1}] added')
+
+
+@click.command('remove-override')
+@click.argument('name')
+@click.argument('index', type=click.IntRange(min=0))
+@connection_options
+def remove_override(name: str, index: int, base_url: str, api_key: str) -> None:
+    """Remove override INDEX of NAME (as numbered by `remotevars show`, from 0)."""
+    with api(base_url, api_key) as client:
+        request_edit(client, 'DELETE', path(name, 'overrides', index))
+    click.echo(f'{name}: override [{index}] removed')
 
 
 @click.command('clear-overrides')
 @click.argument('name')
-@_connection_options
+@connection_options
 def clear_overrides(name: str, base_url: str, api_key: str) -> None:
     """Remove every override of NAME."""
-    with _api(base_url, api_key) as client:
-        config = _fetch(client, name)
-        _put(client, _modified(config, overrides=[]))
-    click.echo(f'{name}: overrides cleared')
+    with api(base_url, api_key) as client:
+        answer = request_edit(client, 'DELETE', path(name, 'overrides'))
+    _done(f'{name}: overrides cleared', answer)
 
 
-commands = [list_variables, show, create_version, set_label, set_rollout, add_override, clear_overrides]
+commands = [
+    list_variables,
+    show,
+    create_version,
+    set_label,
+    delete_label,
+    set_rollout,
+    add_override,
+    remove_override,
+    clear_overrides,
+]

@@ -6,10 +6,18 @@ Server dependencies are imported inside the command, so the rest of the CLI work
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
+from remotevars._errors import ConfigurationError, RemoteVarsError
+
 __all__ = ['commands', 'serve']
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f'Error: {message}', err=True)
+    raise SystemExit(2)
 
 
 def _keys(values: tuple[str, ...]) -> list[str]:
@@ -27,6 +35,12 @@ def _keys(values: tuple[str, ...]) -> list[str]:
     show_default=True,
     type=click.Path(dir_okay=False, path_type=Path),
     help='SQLite database file (created if missing).',
+)
+@click.option(
+    '--keys-file',
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar='REMOTEVARS_SERVER_KEYS_FILE',
+    help='TOML file of named keys (recommended: no secret on the command line; env REMOTEVARS_SERVER_KEYS_FILE).',
 )
 @click.option(
     '--read-key',
@@ -55,6 +69,7 @@ def serve(
     host: str,
     port: int,
     db_path: Path,
+    keys_file: Path | None,
     read_keys: tuple[str, ...],
     write_keys: tuple[str, ...],
     keepalive: float,
@@ -64,22 +79,29 @@ def serve(
     """Run the variables server (Logfire-compatible HTTP API, SQLite storage)."""
     try:
         from remotevars.server import create_app, make_server
+        from remotevars.server._keys_file import load_keys_file
     except ModuleNotFoundError as exc:
-        click.echo(f'error: the server needs the "server" extra (pip install "remotevars[server]"): {exc}', err=True)
-        raise SystemExit(2) from None
+        _fail(f'the server needs the "server" extra (pip install "remotevars[server]"): {exc}')
     reads, writes = _keys(read_keys), _keys(write_keys)
-    if not writes and not reads and not allow_anonymous_read:
-        click.echo(
-            'error: no API keys configured: pass --read-key/--write-key or set REMOTEVARS_SERVER_*_KEYS', err=True
+    try:
+        named = [] if keys_file is None else load_keys_file(keys_file)
+    except RemoteVarsError as exc:
+        _fail(str(exc))
+    if not named and not writes and not reads and not allow_anonymous_read:
+        _fail('no API keys configured: pass --keys-file (or --read-key/--write-key, REMOTEVARS_SERVER_*_KEYS)')
+    try:
+        app = create_app(
+            db_path,
+            keys=named,
+            read_keys=reads,
+            write_keys=writes,
+            keepalive_interval=keepalive,
+            allow_anonymous_read=allow_anonymous_read,
         )
-        raise SystemExit(2)
-    app = create_app(
-        db_path,
-        read_keys=reads,
-        write_keys=writes,
-        keepalive_interval=keepalive,
-        allow_anonymous_read=allow_anonymous_read,
-    )
+    except ConfigurationError as exc:  # two keys with one name or one secret
+        _fail(str(exc))
+    except RemoteVarsError as exc:  # the database cannot be opened, or is newer than this code
+        _fail(f'database {db_path}: {exc}')
     click.echo(f'remotevars server on http://{host}:{port} (database {db_path})', err=True)
     make_server(app, host=host, port=port, log_level=log_level).run()
 

@@ -1,14 +1,29 @@
-"""The self-hostable variables server (``remotevars serve``): the Logfire-compatible HTTP API over SQLite.
+"""The self-hostable variables server (``remotevars serve``): the Logfire-compatible HTTP API and its control plane.
 
-Needs the ``server`` extra (starlette, uvicorn, sse-starlette; httptools and uvloop, which uvicorn uses
-when installed, make it faster). :func:`create_app` builds the ASGI app; :func:`make_server` wraps it in
-a uvicorn server that closes SSE streams on shutdown.
+Needs the ``server`` extra (starlette, uvicorn, sse-starlette, jsonschema-rs; httptools and uvloop, which
+uvicorn uses when installed, make it faster). :func:`create_app` builds the ASGI app over a
+:class:`Store` (:class:`SQLiteStore` by default); :class:`Operations` are the write operations it
+serves; :func:`make_server` wraps the app in a uvicorn server that closes SSE streams on shutdown.
 """
 
 from __future__ import annotations
 
 from remotevars.server._app import create_app
+from remotevars.server._auth import ApiKey
+from remotevars.server._ops import Operations, Outcome, Target
 from remotevars.server._run import ServerWithStreams, make_server
-from remotevars.server._store import Store
+from remotevars.server._sqlite import SQLiteStore
+from remotevars.server._storage import StorageUnavailable, Store
 
-__all__ = ['ServerWithStreams', 'Store', 'create_app', 'make_server']
+__all__ = [
+    'ApiKey',
+    'Operations',
+    'Outcome',
+    'SQLiteStore',
+    'ServerWithStreams',
+    'StorageUnavailable',
+    'Store',
+    'Target',
+    'create_app',
+    'make_server',
+]

@@ -1,19 +1,20 @@
 """The Starlette application: routes of contract §1 plus the documented extensions (docs/server.md).
 
-Handlers check the key, decode and validate the body (:mod:`._wire`), run the store call in the
-thread pool (SQLite is blocking), then announce each committed write on the SSE stream as one message
-carrying the changed variables (:mod:`._updates`). Every refusal is JSON ``{"detail": ...}`` with a 4xx
-status; nothing a client sends produces a 500.
+Handlers check the key, decode and validate the body (:mod:`._wire`, :mod:`._edit_bodies`), run one
+operation (:mod:`._ops`) in the thread pool (storage and schema checks are blocking), then announce
+each committed write on the SSE stream as one message carrying the changed variables
+(:mod:`._updates`). Every refusal is JSON ``{"detail": ...}`` with a 4xx status (503 when the storage
+is unavailable); nothing a client sends produces a 500.
 """
 
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.applications import Starlette
@@ -23,16 +24,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from remotevars.server._auth import Keys, Scope
+from remotevars.server._auth import ANONYMOUS, ApiKey, Keys, Scope, bearer_token, unnamed_keys
 from remotevars.server._broadcast import Broadcaster
-from remotevars.server._store import Commit, Store
+from remotevars.server._edit import SchemaViolation
+from remotevars.server._edit_routes import EditRoutes
+from remotevars.server._ops import Operations, Outcome
+from remotevars.server._preconditions import Precondition
+from remotevars.server._sqlite import SQLiteStore
+from remotevars.server._storage import StorageUnavailable, Store
 from remotevars.server._updates import encode_update
 from remotevars.server._wire import (
     WriteRejected,
     check_name,
     parse_bulk,
     parse_json,
-    parse_new_version,
     parse_variable_type,
     parse_write,
 )
@@ -46,8 +51,8 @@ _MISSING_KEY = 'Missing API key (Authorization: bearer <key>)'
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-def _error(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({'detail': detail}, status_code=status, headers=headers)
+def _error(status: int, detail: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+    return JSONResponse({'detail': detail, **extra}, status_code=status, headers=headers)
 
 
 def _matches_etag(if_none_match: str | None, etag: str) -> bool:
@@ -66,44 +71,69 @@ class RequestCounts:
 
 
 class _Api:
-    """The request handlers, bound to one store, key set and broadcaster."""
+    """The request handlers, bound to one store (through its operations), key set and broadcaster."""
 
-    def __init__(self, store: Store, keys: Keys, broadcaster: Broadcaster, keepalive_interval: float) -> None:
-        self.store = store
+    def __init__(self, ops: Operations, keys: Keys, broadcaster: Broadcaster, keepalive_interval: float) -> None:
+        self.ops = ops
+        self.store = ops.store
         self.keys = keys
         self.broadcaster = broadcaster
         self.keepalive_interval = keepalive_interval
         self.counts = RequestCounts()
 
     def guarded(self, scope: Scope, handler: Handler) -> Handler:
-        """Return ``handler`` behind the key check: 401 without a valid key, 403 for a read key on writes."""
+        """Return ``handler`` behind the key check: 401 without a valid key, 403 for a read key on writes.
+
+        The key's name is ``request.state.actor`` (what the history records).
+        """
 
         async def endpoint(request: Request) -> Response:
             header = request.headers.get('authorization')
-            granted = self.keys.scope(header)
-            # An anonymous reader asking to write lacks a key (401) rather than a scope (403).
-            if granted is None or (scope == 'write' and not self.keys.has_key(header)):
-                detail = 'Invalid API key' if self.keys.has_key(header) else _MISSING_KEY
-                return _error(401, detail, {'WWW-Authenticate': 'Bearer'})
-            if scope == 'write' and granted != 'write':
+            key = self.keys.identify(header)
+            has_token = bearer_token(header) is not None
+            if key is None:
+                # An anonymous reader asking to write lacks a key (401) rather than a scope (403).
+                if has_token or scope == 'write' or not self.keys.allow_anonymous_read:
+                    detail = 'Invalid API key' if has_token else _MISSING_KEY
+                    return _error(401, detail, {'WWW-Authenticate': 'Bearer'})
+            elif scope == 'write' and key.scope != 'write':
                 return _error(403, 'This API key can only read; a write key is required')
+            request.state.actor = key.name if key is not None else ANONYMOUS
             try:
                 return await handler(request)
+            except SchemaViolation as exc:
+                return _error(exc.status, str(exc), errors=exc.errors)
             except WriteRejected as exc:
                 return _error(exc.status, str(exc))
-            except sqlite3.OperationalError as exc:
-                # Locked for longer than the busy timeout, disk full, read-only file: retryable, not a bug.
+            except StorageUnavailable as exc:
                 logger.warning('storage error on %s %s: %s', request.method, request.url.path, exc)
                 return _error(503, f'Storage unavailable: {exc}', {'Retry-After': '1'})
 
         return endpoint
 
-    def _announce(self, commit: Commit) -> None:
-        # Encoded once here, sent as-is on every stream.
-        self.broadcaster.publish(encode_update(commit))
+    async def read_json(self, request: Request) -> Any:
+        """Return the decoded JSON body of ``request``; raises :class:`WriteRejected` (400) when it is not JSON."""
+        return parse_json(await request.body())
 
-    async def _commit(self, call: Callable[[], Commit]) -> None:
-        self._announce(await run_in_threadpool(call))
+    def announce(self, outcome: Outcome) -> None:
+        """Send the stream message of a committed write (nothing for a write that changed nothing)."""
+        # Encoded once here, sent as-is on every stream.
+        self.broadcaster.publish(encode_update(outcome.commit))
+
+    async def run(self, operation: Callable[[], Outcome]) -> Outcome:
+        """Run ``operation`` in the thread pool, announce its commit, and return its outcome."""
+        outcome = await run_in_threadpool(operation)
+        self.announce(outcome)
+        return outcome
+
+    def variable_response(self, name: str, outcome: Outcome, status: int = 200) -> Response:
+        """Return the variable's read shape (plus ``warnings`` when the write left any) with its ETag."""
+        snapshot = self.store.snapshot
+        # .get: a concurrent delete may already have removed it again.
+        body: dict[str, Any] | None = snapshot.variables.get(name)
+        if body is not None and outcome.warnings:
+            body = {**body, 'warnings': [w.to_json() for w in outcome.warnings]}
+        return JSONResponse(body, status_code=status, headers=_etag_header(snapshot.variable_etag(name)))
 
     # -- variables ----------------------------------------------------------------------------------
 
@@ -117,48 +147,47 @@ class _Api:
         return Response(snapshot.body, media_type='application/json', headers=headers)
 
     async def create_variable(self, request: Request) -> Response:
-        write = parse_write(parse_json(await request.body()))
-        await self._commit(lambda: self.store.create(write))
-        # .get: a concurrent delete may already have removed it again.
-        return JSONResponse(self.store.snapshot.variables.get(write.name), status_code=201)
+        write = parse_write(await self.read_json(request))
+        outcome = await self.run(lambda: self.ops.create(write, actor=request.state.actor))
+        return self.variable_response(write.name, outcome, 201)
 
     async def get_variable(self, request: Request) -> Response:
         name = check_name(request.path_params['name'])
-        variable = self.store.snapshot.variables.get(name)
+        snapshot = self.store.snapshot
+        variable = snapshot.variables.get(name)
         if variable is None:
             return _error(404, f'Variable {name!r} not found')
-        return JSONResponse(variable)
+        return JSONResponse(variable, headers=_etag_header(snapshot.variable_etag(name)))
 
     async def replace_variable(self, request: Request) -> Response:
         name = check_name(request.path_params['name'])
-        write = parse_write(parse_json(await request.body()))
+        write = parse_write(await self.read_json(request))
         if write.name != name:
             raise WriteRejected(f'name: body name {write.name!r} does not match the name {name!r} in the path')
-        await self._commit(lambda: self.store.replace(write))
-        return JSONResponse(self.store.snapshot.variables.get(name))
+        precondition = Precondition.from_header(request.headers.get('if-match'))
+        outcome = await self.run(lambda: self.ops.replace(write, actor=request.state.actor, precondition=precondition))
+        return self.variable_response(name, outcome)
 
     async def delete_variable(self, request: Request) -> Response:
         name = check_name(request.path_params['name'])
-        await self._commit(lambda: self.store.delete(name))
+        precondition = Precondition.from_header(request.headers.get('if-match'))
+        await self.run(lambda: self.ops.delete(name, actor=request.state.actor, precondition=precondition))
         return Response(status_code=204)
 
     async def bulk(self, request: Request) -> Response:
-        upserts, deletes = parse_bulk(parse_json(await request.body()))
-        commit = await run_in_threadpool(self.store.bulk, upserts, deletes)
-        self._announce(commit)
-        return JSONResponse({'changes': [{'event': c.event, 'name': c.name} for c in commit.changes]})
+        upserts, deletes = parse_bulk(await self.read_json(request))
+        outcome = await self.run(lambda: self.ops.bulk(upserts, deletes, actor=request.state.actor))
+        body: dict[str, Any] = {'changes': [{'event': c.event, 'name': c.name} for c in outcome.commit.changes]}
+        if outcome.warnings:
+            body['warnings'] = [w.to_json() for w in outcome.warnings]
+        return JSONResponse(body)
 
     async def list_versions(self, request: Request) -> Response:
         name = check_name(request.path_params['name'])
         versions = await run_in_threadpool(self.store.versions, name)
+        if versions is None:
+            return _error(404, f'Variable {name!r} not found')
         return JSONResponse({'name': name, 'versions': versions})
-
-    async def create_version(self, request: Request) -> Response:
-        name = check_name(request.path_params['name'])
-        value = parse_new_version(parse_json(await request.body()))
-        number, commit = await run_in_threadpool(self.store.add_version, name, value)
-        self._announce(commit)
-        return JSONResponse({'version': number}, status_code=201)
 
     # -- variable types ---------------------------------------------------------------------------
 
@@ -166,8 +195,8 @@ class _Api:
         return JSONResponse(await run_in_threadpool(self.store.variable_types))
 
     async def upsert_type(self, request: Request) -> Response:
-        variable_type = parse_variable_type(parse_json(await request.body()))
-        await run_in_threadpool(self.store.upsert_variable_type, variable_type)
+        variable_type = parse_variable_type(await self.read_json(request))
+        await self.run(lambda: self.ops.upsert_variable_type(variable_type, actor=request.state.actor))
         return JSONResponse(variable_type)
 
     # -- updates stream ---------------------------------------------------------------------------
@@ -186,6 +215,10 @@ class _Api:
         )
 
 
+def _etag_header(etag: str | None) -> dict[str, str] | None:
+    return None if etag is None else {'ETag': etag}
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     return _error(exc.status_code, str(exc.detail), dict(exc.headers or {}))
@@ -202,19 +235,26 @@ def create_app(
     *,
     read_keys: Iterable[str] = (),
     write_keys: Iterable[str] = (),
+    keys: Iterable[ApiKey] = (),
     keepalive_interval: float = 15.0,
     allow_anonymous_read: bool = False,
 ) -> Starlette:
-    """Return the server's ASGI app over ``store`` (a :class:`Store` or a SQLite path the app opens and closes).
+    """Return the server's ASGI app over ``store`` (a :class:`Store`, or a SQLite path the app opens and closes).
 
-    ``app.state.broadcaster`` is the SSE fan-out (closed on shutdown), ``app.state.store`` the store and
-    ``app.state.counts`` the :class:`RequestCounts`.
+    ``keys`` are named keys (from a keys file); ``read_keys``/``write_keys`` are secrets without names,
+    which get the names ``read-key-1``, ``write-key-1``... Raises :class:`~remotevars.ConfigurationError`
+    when two keys share a name or a secret.
+
+    ``app.state.broadcaster`` is the SSE fan-out (closed on shutdown), ``app.state.store`` the store,
+    ``app.state.ops`` its :class:`~._ops.Operations` and ``app.state.counts`` the :class:`RequestCounts`.
     """
-    owned = not isinstance(store, Store)
-    the_store = Store(store) if not isinstance(store, Store) else store
+    key_set = Keys([*keys, *unnamed_keys(read_keys, write_keys)], allow_anonymous_read=allow_anonymous_read)
+    owned = isinstance(store, str | Path)
+    the_store: Store = SQLiteStore(store) if isinstance(store, str | Path) else store
     broadcaster = Broadcaster()
-    keys = Keys(read_keys, write_keys, allow_anonymous_read=allow_anonymous_read)
-    api = _Api(the_store, keys, broadcaster, keepalive_interval)
+    ops = Operations(the_store)
+    api = _Api(ops, key_set, broadcaster, keepalive_interval)
+    edits = EditRoutes(ops, api.run, api.read_json)
     read: Scope = 'read'
     write: Scope = 'write'
 
@@ -227,24 +267,37 @@ def create_app(
             if owned:
                 the_store.close()
 
+    def route(path: str, scope: Scope, handler: Handler, method: str) -> Route:
+        return Route(path, api.guarded(scope, handler), methods=[method])
+
+    variable = '/v1/variables/{name}/'
     routes = [
-        Route('/v1/variables/', api.guarded(read, api.list_variables), methods=['GET']),
-        Route('/v1/variables/', api.guarded(write, api.create_variable), methods=['POST']),
+        route('/v1/variables/', read, api.list_variables, 'GET'),
+        route('/v1/variables/', write, api.create_variable, 'POST'),
         # Before the {name} routes: POST on "bulk" is the bulk write; other methods fall through to them.
-        Route('/v1/variables/bulk/', api.guarded(write, api.bulk), methods=['POST']),
-        Route('/v1/variables/{name}/', api.guarded(read, api.get_variable), methods=['GET']),
-        Route('/v1/variables/{name}/', api.guarded(write, api.replace_variable), methods=['PUT']),
-        Route('/v1/variables/{name}/', api.guarded(write, api.delete_variable), methods=['DELETE']),
-        Route('/v1/variables/{name}/versions/', api.guarded(read, api.list_versions), methods=['GET']),
-        Route('/v1/variables/{name}/versions/', api.guarded(write, api.create_version), methods=['POST']),
-        Route('/v1/variable-types/', api.guarded(read, api.list_types), methods=['GET']),
-        Route('/v1/variable-types/', api.guarded(write, api.upsert_type), methods=['POST']),
-        Route('/v1/variable-updates/', api.guarded(read, api.updates), methods=['GET']),
+        route('/v1/variables/bulk/', write, api.bulk, 'POST'),
+        route(variable, read, api.get_variable, 'GET'),
+        route(variable, write, api.replace_variable, 'PUT'),
+        route(variable, write, api.delete_variable, 'DELETE'),
+        route(variable + 'versions/', read, api.list_versions, 'GET'),
+        route(variable + 'versions/', write, edits.create_version, 'POST'),
+        route(variable + 'labels/{label:path}', write, edits.set_label, 'PUT'),
+        route(variable + 'labels/{label:path}', write, edits.delete_label, 'DELETE'),
+        route(variable + 'rollout/', write, edits.set_rollout, 'PUT'),
+        route(variable + 'overrides/', write, edits.add_override, 'POST'),
+        route(variable + 'overrides/', write, edits.clear_overrides, 'DELETE'),
+        route(variable + 'overrides/{index:int}/', write, edits.remove_override, 'DELETE'),
+        route(variable + 'history/', read, edits.history, 'GET'),
+        route(variable + 'rollback/', write, edits.rollback, 'POST'),
+        route('/v1/variable-types/', read, api.list_types, 'GET'),
+        route('/v1/variable-types/', write, api.upsert_type, 'POST'),
+        route('/v1/variable-updates/', read, api.updates, 'GET'),
     ]
     app = Starlette(
         routes=routes, lifespan=lifespan, exception_handlers={HTTPException: _http_error, Exception: _unexpected_error}
     )
     app.state.store = the_store
+    app.state.ops = ops
     app.state.broadcaster = broadcaster
     app.state.counts = api.counts
     return app

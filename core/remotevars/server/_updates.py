@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 from typing import Final
 
-from remotevars.server._store import Commit
+from remotevars.server._storage import Commit
 
 __all__ = ['MAX_CHANGES_BYTES', 'Update', 'encode_update']
 

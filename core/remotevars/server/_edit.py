@@ -1,0 +1,236 @@
+"""One variable being changed inside a transaction: the rules every write obeys, whatever the operation.
+
+An :class:`Edit` starts from the stored variable (or none), lets an operation change its document and
+mint versions, then :meth:`Edit.finish` enforces the rules and records the result:
+
+- the variable must be valid as a whole (labels that rollouts, overrides and refs use exist; weights;
+  regex patterns compile), else 422 naming the problem;
+- every version minted by the write must match the variable's ``json_schema`` in force after it, else
+  422 (:class:`SchemaViolation`) naming the variable, the label and the JSON path;
+- labels that point at existing versions are not re-validated, only reported (:class:`SchemaWarning`)
+  when the write changed the schema or moved the label onto an invalid value;
+- a write that changes nothing records nothing (no revision, no event, no history entry);
+- otherwise the variable is saved at the transaction's revision, one history entry records the actor,
+  the action and the read shapes before and after, and the change is announced.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from remotevars._regex import PatternError, compile_pattern
+from remotevars.config import VariableConfig
+from remotevars.server._json_schema import InvalidSchema, check_schema, violations
+from remotevars.server._shape import load_shape
+from remotevars.server._storage import Change, NewHistoryEntry, Transaction, VariableRecord
+from remotevars.server._wire import WriteRejected
+
+__all__ = ['Edit', 'SchemaViolation', 'SchemaWarning']
+
+#: Read-shape fields that say when, not what: a write that changes only these changed nothing.
+_TIMESTAMPS = ('created_at', 'updated_at')
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaWarning:
+    """A label left pointing at a value its variable's ``json_schema`` does not accept (reported, not refused)."""
+
+    variable: str
+    label: str
+    version: int
+    path: str
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the warning as sent in responses and kept in the history."""
+        return {
+            'variable': self.variable,
+            'label': self.label,
+            'version': self.version,
+            'path': self.path,
+            'message': self.message,
+        }
+
+
+class SchemaViolation(WriteRejected):
+    """A write refused because a new version breaks its variable's ``json_schema`` (422); ``errors`` says where."""
+
+    def __init__(self, errors: list[dict[str, Any]], *, prefix: str = '') -> None:
+        parts = []
+        for error in errors:
+            where = f'label {error["label"]!r}' if error['label'] is not None else 'new version'
+            parts.append(
+                f'Variable {error["variable"]!r}, {where}: value does not match the json_schema'
+                f' at {error["path"]}: {error["message"]}'
+            )
+        super().__init__(prefix + '; '.join(parts), 422)
+        self.errors = errors
+
+
+class Edit:
+    """One variable changed by one write: start from ``record`` (None: it does not exist), change ``doc``."""
+
+    def __init__(self, tx: Transaction, name: str, record: VariableRecord | None, *, now: str) -> None:
+        self.tx = tx
+        self.name = name
+        self.record = record
+        self.now = now
+        self.before = None if record is None else load_shape(tx, record)
+        #: The document after the write (None: the variable is deleted); operations change it in place.
+        self.doc: dict[str, Any] | None = None if record is None else copy.deepcopy(record.doc)
+        self._minted: dict[int, str] = {}  # version number -> value
+
+    @property
+    def exists(self) -> bool:
+        """Whether the variable exists before the write."""
+        return self.record is not None
+
+    def require_doc(self) -> dict[str, Any]:
+        """Return the document being edited; raises :class:`WriteRejected` (404) when the variable does not exist."""
+        if self.doc is None:
+            raise WriteRejected(f'Variable {self.name!r} not found', 404)
+        return self.doc
+
+    def mint(self, serialized_value: str) -> int:
+        """Create the next version holding ``serialized_value``; return its number.
+
+        :meth:`finish` checks it against the schema, naming the labels that point at it.
+        """
+        number = self.tx.add_version(self.name, serialized_value, self.now)
+        self._minted[number] = serialized_value
+        return number
+
+    def finish(self, action: str, actor: str) -> list[SchemaWarning]:
+        """Check the result, save it and record it (see the module docstring); return the schema warnings.
+
+        Raises :class:`WriteRejected` (422) for an invalid variable and :class:`SchemaViolation` for a
+        new version that breaks the schema; the transaction then rolls back.
+        """
+        if self.doc is None:
+            if self.before is None:
+                return []
+            self.tx.delete_variable(self.name)
+            self._record(action, actor, None, [])
+            self.tx.changed(Change('deleted', self.name))
+            return []
+        record = VariableRecord(self.name, self.doc, self.tx.revision)
+        after = load_shape(self.tx, record)
+        _check_variable(after)
+        schema = self.doc['json_schema']
+        schema_changed = self.before is None or self.before['json_schema'] != schema
+        if schema is not None and schema_changed:
+            try:
+                check_schema(schema)
+            except InvalidSchema as exc:
+                raise WriteRejected(f'Variable {self.name!r}: json_schema: not a usable JSON Schema ({exc})') from None
+        self._check_minted(after)
+        if self.before is not None and _without_timestamps(after) == _without_timestamps(self.before):
+            return []
+        warnings = self._warnings(after, schema_changed)
+        self.doc['updated_at'] = after['updated_at'] = self.now
+        if self.before is None:
+            self.doc['created_at'] = after['created_at'] = self.now
+        self.tx.save_variable(record)
+        self._record(action, actor, after, warnings)
+        self.tx.changed(Change('updated' if self.before is not None else 'created', self.name))
+        return warnings
+
+    def _record(self, action: str, actor: str, after: dict[str, Any] | None, warnings: list[SchemaWarning]) -> None:
+        self.tx.add_history(
+            NewHistoryEntry(
+                variable=self.name,
+                at=self.now,
+                actor=actor,
+                action=action,
+                before=self.before,
+                after=after,
+                warnings=[w.to_json() for w in warnings],
+            )
+        )
+
+    def _check_minted(self, after: dict[str, Any]) -> None:
+        schema = after['json_schema']
+        if schema is None or not self._minted:
+            return
+        latest = after['latest_version']['version'] if after['latest_version'] else None
+        errors: list[dict[str, Any]] = []
+        for number, value in self._minted.items():
+            try:
+                found = violations(schema, value)
+            except InvalidSchema as exc:
+                raise WriteRejected(
+                    f'Variable {self.name!r}: its json_schema is not a usable JSON Schema ({exc}); '
+                    'replace the schema before creating versions'
+                ) from None
+            labels: list[str | None] = [
+                label
+                for label, target in after['labels'].items()
+                if target.get('version') == number and (target.get('ref') is None or number == latest)
+            ]
+            for label in labels or [None]:
+                errors.extend(
+                    {'variable': self.name, 'label': label, 'version': number, 'path': v.path, 'message': v.message}
+                    for v in found
+                )
+        if errors:
+            raise SchemaViolation(errors)
+
+    def _warnings(self, after: dict[str, Any], schema_changed: bool) -> list[SchemaWarning]:
+        schema = after['json_schema']
+        if schema is None:
+            return []
+        warnings: list[SchemaWarning] = []
+        for label, target in after['labels'].items():
+            version = _label_version(after, label)
+            if version is None or version in self._minted:
+                continue
+            if not schema_changed and self.before is not None and _label_version(self.before, label) == version:
+                continue
+            value = target.get('serialized_value')
+            if value is None:  # a ref to latest: the latest version's value
+                value = after['latest_version']['serialized_value']
+            try:
+                found = violations(schema, value)
+            except InvalidSchema:
+                return []  # an unusable stored schema was reported when it was written (or predates the check)
+            warnings.extend(SchemaWarning(self.name, label, version, v.path, v.message) for v in found)
+        return warnings
+
+
+def _label_version(shape: dict[str, Any], label: str) -> int | None:
+    """Return the version a label of a read shape points at directly or through ``latest`` (None: neither)."""
+    target = shape['labels'].get(label)
+    if target is None or target.get('ref') not in (None, 'latest'):
+        return None
+    version: int | None = target.get('version')
+    return version
+
+
+def _without_timestamps(shape: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in shape.items() if k not in _TIMESTAMPS}
+
+
+def _check_variable(shape: dict[str, Any]) -> None:
+    """Return if the variable is valid as a whole; raises :class:`WriteRejected` (422) naming the problem."""
+    try:
+        VariableConfig.model_validate(shape)
+    except ValidationError as exc:
+        messages = []
+        for error in exc.errors(include_url=False):
+            loc = '.'.join(str(p) for p in error['loc'])
+            message = str(error['msg']).removeprefix('Value error, ')
+            messages.append(f'{loc}: {message}' if loc else message)
+        raise WriteRejected(f'Variable {shape["name"]!r}: {"; ".join(messages)}') from None
+    for i, override in enumerate(shape['overrides']):
+        for j, condition in enumerate(override['conditions']):
+            if 'pattern' in condition:
+                try:
+                    compile_pattern(condition['pattern'])
+                except PatternError as exc:
+                    raise WriteRejected(
+                        f'Variable {shape["name"]!r}: overrides.{i}.conditions.{j}.pattern: {exc}'
+                    ) from None

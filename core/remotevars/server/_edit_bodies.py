@@ -1,0 +1,120 @@
+"""Bodies of the edit endpoints (docs/server.md, "Atomic edits"): decoded JSON in, operation arguments out.
+
+Each parser returns what :class:`~._ops.Operations` takes, or raises :class:`~._wire.WriteRejected`
+(422) naming the field. What they cannot check alone (that a label exists, that weights fit the
+variable's labels) the operation checks against the stored variable.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from pydantic import ValidationError
+
+from remotevars.config import Rollout, RolloutOverride
+from remotevars.server._ops import Target
+from remotevars.server._wire import RESERVED_LABELS, WriteRejected, parse_new_version
+
+__all__ = [
+    'check_label',
+    'parse_label_target',
+    'parse_override',
+    'parse_rollback',
+    'parse_rollout',
+    'parse_version_edit',
+]
+
+
+def _messages(exc: ValidationError, prefix: str) -> str:
+    parts = []
+    for error in exc.errors(include_url=False):
+        loc = '.'.join(str(p) for p in (prefix, *error['loc']) if p != '')
+        parts.append(f'{loc}: {str(error["msg"]).removeprefix("Value error, ")}')
+    return '; '.join(parts)
+
+
+def _object(body: Any, expected: str) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise WriteRejected(f'body: expected a JSON object {expected}')
+    return body
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def check_label(label: Any, where: str = 'label') -> str:
+    """Return ``label`` if it can name a label; raises :class:`WriteRejected` (422) otherwise."""
+    if not isinstance(label, str) or not label:
+        raise WriteRejected(f'{where}: expected a non-empty string')
+    if label in RESERVED_LABELS:
+        raise WriteRejected(f'{where}: {label!r} is reserved and cannot be used as a label name')
+    return label
+
+
+def parse_version_edit(body: Any) -> tuple[str, list[str]]:
+    """Return ``(serialized_value, labels)`` of ``{"serialized_value": "<JSON text>", "labels": [...]}``."""
+    value = parse_new_version(body)
+    raw = body.get('labels', [])
+    if not isinstance(raw, list):
+        raise WriteRejected('labels: expected an array of label names')
+    labels = [check_label(label, f'labels[{i}]') for i, label in enumerate(raw)]
+    if len(set(labels)) != len(labels):
+        raise WriteRejected('labels: a label appears more than once')
+    return value, labels
+
+
+def parse_label_target(body: Any) -> Target:
+    """Return the target of ``{"version": n}`` or ``{"ref": "latest" | "code_default" | "<label>"}``."""
+    data = _object(body, '{"version": n} or {"ref": "latest" | "code_default" | "<label>"}')
+    unknown = sorted(set(data) - {'version', 'ref'})
+    if unknown or len(data) != 1:
+        raise WriteRejected('body: expected exactly one of "version" and "ref"')
+    if 'version' in data:
+        if not _positive_int(data['version']):
+            raise WriteRejected('version: expected a positive integer')
+        return Target(version=data['version'])
+    ref = data['ref']
+    if not isinstance(ref, str) or not ref:
+        raise WriteRejected('ref: expected "latest", "code_default" or the name of another label')
+    return Target(ref=ref)
+
+
+def parse_rollout(body: Any) -> dict[str, float]:
+    """Return the weights of ``{"labels": {"<label>": weight, ...}}`` (finite, non-negative, sum at most 1)."""
+    data = _object(body, '{"labels": {"<label>": weight, ...}}')
+    if set(data) - {'labels'}:
+        raise WriteRejected('body: expected only "labels"')
+    labels = data.get('labels')
+    if not isinstance(labels, dict):
+        raise WriteRejected('labels: expected an object mapping labels to weights')
+    for label, weight in labels.items():
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or not math.isfinite(weight):
+            raise WriteRejected(f'labels.{label}: weights must be finite numbers')
+    try:
+        return Rollout.model_validate(data).labels
+    except ValidationError as exc:
+        raise WriteRejected(_messages(exc, 'rollout')) from None
+
+
+def parse_override(body: Any) -> dict[str, Any]:
+    """Return an override (``{"conditions": [...], "rollout": {"labels": {...}}}``) in its stored form."""
+    data = _object(body, '{"conditions": [...], "rollout": {"labels": {...}}}')
+    parse_rollout(data.get('rollout'))
+    try:
+        override = RolloutOverride.model_validate(data)
+    except ValidationError as exc:
+        raise WriteRejected(_messages(exc, '')) from None
+    dumped: dict[str, Any] = override.model_dump(mode='json')
+    return dumped
+
+
+def parse_rollback(body: Any) -> int:
+    """Return the history entry id of ``{"to": id}``."""
+    data = _object(body, '{"to": <history entry id>}')
+    entry = data.get('to')
+    if set(data) - {'to'} or not _positive_int(entry):
+        raise WriteRejected('to: expected the id of a history entry (a positive integer)')
+    assert isinstance(entry, int)
+    return entry

@@ -1,0 +1,141 @@
+"""Handlers of the control-plane extension endpoints: atomic edits, history and rollback (docs/server.md).
+
+Each edit is one operation (:class:`~._ops.Operations`): one transaction, at most one update event.
+Every edit accepts ``If-Match`` (:mod:`._preconditions`) and answers, with the variable's ETag::
+
+    {"changed": true|false, "warnings": [...], "variable": {<read shape>}}   (+ "version" for a new version)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from remotevars.server._edit_bodies import (
+    check_label,
+    parse_label_target,
+    parse_override,
+    parse_rollback,
+    parse_rollout,
+    parse_version_edit,
+)
+from remotevars.server._ops import Operations, Outcome
+from remotevars.server._preconditions import Precondition
+from remotevars.server._wire import WriteRejected, check_name
+
+__all__ = ['EditRoutes']
+
+_MAX_HISTORY = 1000
+
+
+class EditRoutes:
+    """The edit, history and rollback handlers; ``run`` executes and announces an operation (see ``_app``)."""
+
+    def __init__(
+        self,
+        ops: Operations,
+        run: Callable[[Callable[[], Outcome]], Awaitable[Outcome]],
+        read_json: Callable[[Request], Awaitable[Any]],
+    ) -> None:
+        self.ops = ops
+        self._run = run
+        self._read_json = read_json
+
+    async def _edit(
+        self, request: Request, operation: Callable[[str, str, Precondition | None], Outcome], status: int = 200
+    ) -> Response:
+        name = check_name(request.path_params['name'])
+        precondition = Precondition.from_header(request.headers.get('if-match'))
+        actor: str = request.state.actor
+        outcome = await self._run(lambda: operation(name, actor, precondition))
+        snapshot = self.ops.store.snapshot
+        body: dict[str, Any] = {
+            'changed': outcome.changed,
+            'warnings': [w.to_json() for w in outcome.warnings],
+            'variable': snapshot.variables.get(name),
+        }
+        if outcome.version is not None:
+            body['version'] = outcome.version
+        etag = snapshot.variable_etag(name)
+        return JSONResponse(body, status_code=status, headers=None if etag is None else {'ETag': etag})
+
+    async def create_version(self, request: Request) -> Response:
+        """``POST .../versions/`` ``{"serialized_value": "<JSON>", "labels": [...]}``: a new version, labels moved."""
+        value, labels = parse_version_edit(await self._read_json(request))
+        return await self._edit(
+            request,
+            lambda name, actor, pre: self.ops.create_version(name, value, labels, actor=actor, precondition=pre),
+            201,
+        )
+
+    async def set_label(self, request: Request) -> Response:
+        """``PUT .../labels/{label}`` ``{"version": n}`` or ``{"ref": ...}``: point a label (new or not)."""
+        label = _label(request)
+        target = parse_label_target(await self._read_json(request))
+        return await self._edit(
+            request, lambda name, actor, pre: self.ops.set_label(name, label, target, actor=actor, precondition=pre)
+        )
+
+    async def delete_label(self, request: Request) -> Response:
+        """``DELETE .../labels/{label}``: remove a label that nothing uses."""
+        label = _label(request)
+        return await self._edit(
+            request, lambda name, actor, pre: self.ops.delete_label(name, label, actor=actor, precondition=pre)
+        )
+
+    async def set_rollout(self, request: Request) -> Response:
+        """``PUT .../rollout/`` ``{"labels": {...}}``: replace the base rollout."""
+        weights = parse_rollout(await self._read_json(request))
+        return await self._edit(
+            request, lambda name, actor, pre: self.ops.set_rollout(name, weights, actor=actor, precondition=pre)
+        )
+
+    async def add_override(self, request: Request) -> Response:
+        """``POST .../overrides/`` ``{"conditions": [...], "rollout": {...}}``: append an override."""
+        override = parse_override(await self._read_json(request))
+        return await self._edit(
+            request,
+            lambda name, actor, pre: self.ops.add_override(name, override, actor=actor, precondition=pre),
+            201,
+        )
+
+    async def remove_override(self, request: Request) -> Response:
+        """``DELETE .../overrides/{index}/``: remove one override (0-based)."""
+        index: int = request.path_params['index']
+        return await self._edit(
+            request, lambda name, actor, pre: self.ops.remove_override(name, index, actor=actor, precondition=pre)
+        )
+
+    async def clear_overrides(self, request: Request) -> Response:
+        """``DELETE .../overrides/``: remove every override."""
+        return await self._edit(
+            request, lambda name, actor, pre: self.ops.clear_overrides(name, actor=actor, precondition=pre)
+        )
+
+    async def rollback(self, request: Request) -> Response:
+        """``POST .../rollback/`` ``{"to": id}``: labels, rollout and overrides as after history entry ``id``."""
+        entry_id = parse_rollback(await self._read_json(request))
+        return await self._edit(
+            request, lambda name, actor, pre: self.ops.rollback(name, entry_id, actor=actor, precondition=pre)
+        )
+
+    async def history(self, request: Request) -> Response:
+        """``GET .../history/?limit=N``: the variable's history, newest first (kept after a delete)."""
+        name = check_name(request.path_params['name'])
+        raw = request.query_params.get('limit', str(_MAX_HISTORY))
+        if not raw.isdigit() or not 1 <= int(raw) <= _MAX_HISTORY:
+            raise WriteRejected(f'limit: expected an integer from 1 to {_MAX_HISTORY}')
+        entries = await run_in_threadpool(self.ops.store.history, name, int(raw))
+        if not entries and name not in self.ops.store.snapshot.variables:
+            raise WriteRejected(f'Variable {name!r} not found (and has no history)', 404)
+        return JSONResponse([entry.to_json() for entry in entries])
+
+
+def _label(request: Request) -> str:
+    # The {label:path} route takes everything after labels/, so the trailing slash is part of it.
+    raw: str = request.path_params['label']
+    return check_label(raw.removesuffix('/'))

@@ -1,0 +1,82 @@
+"""The committed state readers see: every variable's read shape, the encoded body and its ETag.
+
+Storage-neutral. A store refreshes its snapshot after each commit (re-reading only the variables the
+write touched) or as a whole (at start-up, or when another process wrote the database), so reads
+never touch the database and never wait for a writer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from remotevars.server._shape import encode, load_shape
+from remotevars.server._storage import etag
+
+if TYPE_CHECKING:
+    from remotevars.server._storage import VariableReader
+
+__all__ = ['Snapshot', 'build_snapshot']
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The committed state: the ETag, the global revision, each variable's read shape and revision, the body."""
+
+    etag: str
+    db_id: str
+    revision: int
+    variables: dict[str, dict[str, Any]]
+    body: bytes
+    #: Each variable's encoded read shape, so a write re-encodes only the variables it touched.
+    encoded: dict[str, bytes]
+    #: The global revision of each variable's last change (its per-variable ETag, see :mod:`._preconditions`).
+    revisions: dict[str, int]
+
+    def variable_etag(self, name: str) -> str | None:
+        """Return the ETag of variable ``name`` (``"<db>-<revision of its last change>"``), or None."""
+        revision = self.revisions.get(name)
+        return None if revision is None else etag(self.db_id, revision)
+
+
+def build_snapshot(
+    reader: VariableReader,
+    db_id: str,
+    revision: int,
+    previous: Snapshot | None = None,
+    changed: Iterable[str] | None = None,
+) -> Snapshot:
+    """Return the snapshot of database ``db_id`` at ``revision``: ``previous`` with ``changed`` re-read, or all.
+
+    ``changed`` None (or no ``previous``) reads every variable.
+    """
+    if previous is None or changed is None:
+        variables: dict[str, dict[str, Any]] = {}
+        encoded: dict[str, bytes] = {}
+        revisions: dict[str, int] = {}
+        names: Iterable[str] = reader.variable_names()
+    else:
+        variables, encoded, revisions = dict(previous.variables), dict(previous.encoded), dict(previous.revisions)
+        names = set(changed)
+    for name in names:
+        record = reader.variable(name)
+        if record is None:
+            variables.pop(name, None)
+            encoded.pop(name, None)
+            revisions.pop(name, None)
+        else:
+            variables[name] = shape = load_shape(reader, record)
+            encoded[name] = encode(shape)
+            revisions[name] = record.revision
+    order = sorted(variables)
+    body = b'{"variables":{' + b','.join(encode(name) + b':' + encoded[name] for name in order) + b'}}'
+    return Snapshot(
+        etag=etag(db_id, revision),
+        db_id=db_id,
+        revision=revision,
+        variables={n: variables[n] for n in order},
+        body=body,
+        encoded=encoded,
+        revisions=revisions,
+    )
