@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -259,6 +260,22 @@ def _meta(cur: sqlite3.Cursor) -> tuple[str, int]:
     return meta['db_id'], int(meta['revision'])
 
 
+def _enable_wal(conn: sqlite3.Connection, *, attempts: int = 200, pause: float = 0.05) -> None:
+    """Switch ``conn``'s database to WAL mode, retrying while another process opens the same file.
+
+    SQLite answers "database is locked" to this pragma without calling the busy handler while another
+    connection is setting up or recovering the WAL, so several servers starting at once retry here.
+    """
+    for attempt in range(attempts):
+        try:
+            conn.execute('PRAGMA journal_mode=WAL')
+            return
+        except sqlite3.OperationalError as exc:
+            if 'locked' not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(pause)
+
+
 class SQLiteStore:
     """The variables database at ``path`` (``':memory:'`` for a throwaway one); migrated forward on open.
 
@@ -272,7 +289,7 @@ class SQLiteStore:
         with _storage_errors():
             self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30.0)
             try:
-                self._conn.execute('PRAGMA journal_mode=WAL')
+                _enable_wal(self._conn)
                 self._conn.execute('PRAGMA synchronous=FULL')
                 self._conn.execute('PRAGMA busy_timeout=30000')
                 #: The migration steps this open applied (empty when the schema was current).
