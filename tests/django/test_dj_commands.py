@@ -106,8 +106,13 @@ def test_vars_push_subprocess_matches_the_core_command_line(server: Any) -> None
 
     refused = manage('vars_push', env=env)
     assert refused.returncode == 1
-    assert refused.stderr.strip().startswith('CommandError: Refusing to apply changes without confirmation')
-    assert len(refused.stderr.strip().splitlines()) == 1
+    core_refused = core_cli('push', '-m', 'rv_shop.variables', '-m', 'rv_extra_vars', env=env)
+    assert core_refused.returncode == 1
+    assert refused.stderr == core_refused.stderr == (
+        'Error: Refusing to apply changes without confirmation: there is no terminal to ask on '
+        '(pass --yes to apply, or --dry-run to preview).\n'
+    )
+    assert refused.stdout == core_refused.stdout
 
     applied = manage('vars_push', '--yes', env=env)
     assert applied.returncode == 0, applied.stderr
@@ -121,7 +126,7 @@ def test_vars_push_subprocess_matches_the_core_command_line(server: Any) -> None
 def test_vars_validate_call_command_and_subprocess(server: Any) -> None:
     target = {'base_url': server.url, 'api_key': server.read_key}
     count = len(registered_names())
-    with pytest.raises(CommandError, match=rf'validation failed: {count} issue\(s\) found') as missing:
+    with pytest.raises(CommandError, match=rf'Validation failed: {count} issue\(s\) found') as missing:
         run('vars_validate', **target)
     assert missing.value.returncode == 1
     run('vars_push', '--yes', base_url=server.url, api_key=server.write_key)
@@ -129,7 +134,7 @@ def test_vars_validate_call_command_and_subprocess(server: Any) -> None:
 
     seed(server, 'max_items', 'not a number')
     out = StringIO()
-    with pytest.raises(CommandError, match=r'validation failed: 1 issue\(s\) found') as invalid:
+    with pytest.raises(CommandError, match=r'Validation failed: 1 issue\(s\) found') as invalid:
         call_command('vars_validate', stdout=out, **target)
     assert invalid.value.returncode == 1
     assert '=== Validation Errors ===' in out.getvalue()
@@ -139,7 +144,7 @@ def test_vars_validate_call_command_and_subprocess(server: Any) -> None:
     core = core_cli('validate', '-m', 'rv_shop.variables', '-m', 'rv_extra_vars', env=env_for(server, server.read_key))
     assert (django.returncode, core.returncode) == (1, 1)
     assert django.stdout == core.stdout
-    assert django.stderr.strip() == 'CommandError: validation failed: 1 issue(s) found'
+    assert django.stderr == core.stderr == 'Error: Validation failed: 1 issue(s) found (see above).\n'
 
 
 def test_connection_and_configuration_errors_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -148,13 +153,13 @@ def test_connection_and_configuration_errors_exit_2(tmp_path: Path, monkeypatch:
     with pytest.raises(CommandError, match='No API key') as no_key:
         run('vars_pull')
     assert no_key.value.returncode == 2
-    with pytest.raises(CommandError, match='cannot fetch the server config') as unreachable:
+    with pytest.raises(CommandError, match='Could not fetch the current config from the server') as unreachable:
         run('vars_validate', base_url='http://127.0.0.1:9', api_key='k')
     assert unreachable.value.returncode == 2
 
     result = manage('vars_pull', '--base-url', 'http://127.0.0.1:9', '--api-key', 'k')
     assert result.returncode == 2
-    assert result.stderr.startswith('CommandError: cannot fetch the server config')
+    assert result.stderr.startswith('Error: Could not fetch the current config from the server')
     assert len(result.stderr.strip().splitlines()) == 1
 
 
