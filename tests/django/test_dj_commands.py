@@ -108,9 +108,13 @@ def test_vars_push_subprocess_matches_the_core_command_line(server: Any) -> None
     assert refused.returncode == 1
     core_refused = core_cli('push', '-m', 'rv_shop.variables', '-m', 'rv_extra_vars', env=env)
     assert core_refused.returncode == 1
-    assert refused.stderr == core_refused.stderr == (
-        'Error: Refusing to apply changes without confirmation: there is no terminal to ask on '
-        '(pass --yes to apply, or --dry-run to preview).\n'
+    assert (
+        refused.stderr
+        == core_refused.stderr
+        == (
+            'Error: Refusing to apply changes without confirmation: there is no terminal to ask on '
+            '(pass --yes to apply, or --dry-run to preview).\n'
+        )
     )
     assert refused.stdout == core_refused.stdout
 
