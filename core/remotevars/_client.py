@@ -312,16 +312,24 @@ class Client:
         return _Activated(self)
 
     def request_scope(
-        self, targeting_key: Any = None, attributes: Mapping[str, Any] | None = None, *, activate: bool = True
+        self,
+        targeting_key: Any = None,
+        attributes: Mapping[str, Any] | None = None,
+        *,
+        activate: bool = True,
+        key_loader: Callable[[], Any] | None = None,
     ) -> RequestScope:
         """Return the scope of one request: this client's snapshot pinned, the targeting key and
         attributes set, and (``activate``) this client's config used for every variable read.
         Without a targeting key the scope draws one at random, so its reads agree with each other.
+        ``key_loader`` (without ``targeting_key``) computes the key on the first read that needs one
+        (a rollout between labels, a resolve function), so a request that needs none never asks for it
+        (no user lookup, no anonymous cookie).
 
         Use it as a context manager, or call ``enter()`` / ``exit()`` from framework hooks; the
         Django middleware and the Flask extension enter one per request.
         """
-        return RequestScope(self, targeting_key, attributes, activate)
+        return RequestScope(self, targeting_key, attributes, activate, key_loader)
 
     def wait_for_first_config(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for the provider's first attempt; return whether a config is in force.
@@ -410,18 +418,54 @@ class _Pinned:
             self._token = None
 
 
+class _LoadedKey(TargetingState):
+    """A targeting state whose default key is computed by the first read that needs it."""
+
+    __slots__ = ('_key', '_loader')
+
+    def __init__(
+        self, loader: Callable[[], Any], by_variable: Mapping[str, Any], attributes: Mapping[str, Any] | None
+    ) -> None:
+        self._loader: Callable[[], Any] | None = loader
+        self._key: Any = None
+        super().__init__(None, by_variable, attributes)
+
+    @property
+    def default_key(self) -> Any:
+        loader = self._loader
+        if loader is not None:
+            self._loader = None
+            try:
+                self._key = loader()
+            except Exception:
+                logger.exception('The targeting key loader raised; this request draws a random key')
+            if self._key is None:
+                self._key = f'anonymous-{random.getrandbits(64):016x}'
+        return self._key
+
+    @default_key.setter
+    def default_key(self, value: Any) -> None:
+        self._key = value
+
+
 class RequestScope:
     """One request's view of a client; see :meth:`Client.request_scope`. Enter once, exit once."""
 
-    __slots__ = ('_activate', '_attributes', '_client', '_key', '_token')
+    __slots__ = ('_activate', '_attributes', '_client', '_key', '_key_loader', '_token')
 
     def __init__(
-        self, client: Client, targeting_key: Any, attributes: Mapping[str, Any] | None, activate: bool
+        self,
+        client: Client,
+        targeting_key: Any,
+        attributes: Mapping[str, Any] | None,
+        activate: bool,
+        key_loader: Callable[[], Any] | None = None,
     ) -> None:
         self._client = client
         self._key = targeting_key
         self._attributes = attributes
         self._activate = activate
+        self._key_loader = key_loader
         self._token: Token[Scope | None] | None = None
 
     def enter(self) -> Snapshot:
@@ -435,12 +479,17 @@ class RequestScope:
             attributes = {**outer.attributes, **attributes} if attributes else outer.attributes
         by_variable = outer.by_variable if outer is not None else {}
         key = self._key
-        if key is None:
-            # Without a key every read would draw afresh; one draw per scope keeps a request's reads
-            # (a view and its template) on the same labels.
-            key = f'anonymous-{random.getrandbits(64):016x}'
+        targeting: TargetingState
+        if key is None and self._key_loader is not None:
+            targeting = _LoadedKey(self._key_loader, by_variable, attributes)
+        else:
+            if key is None:
+                # Without a key every read would draw afresh; one draw per scope keeps a request's reads
+                # (a view and its template) on the same labels.
+                key = f'anonymous-{random.getrandbits(64):016x}'
+            targeting = TargetingState(key, by_variable, attributes)
         active = client if self._activate else (None if scope is None else scope.client)
-        self._token = SCOPE.set(Scope(active, pinned, TargetingState(key, by_variable, attributes)))
+        self._token = SCOPE.set(Scope(active, pinned, targeting))
         return snapshot
 
     def exit(self) -> None:
