@@ -24,6 +24,7 @@ from django.core.management.base import CommandError
 from django.test import override_settings
 
 import remotevars
+from django_remotevars import _runtime
 from tests.django.conftest import PROJECT, PROJECT_VARIABLES, SUBPROCESS_ENV, manage, seed, wait_for_version
 from tests.serverutil import running_server
 
@@ -249,8 +250,9 @@ def test_vars_push_types_call_command_and_subprocess(server: Any) -> None:
 def test_vars_status_call_command_and_subprocess(server: Any) -> None:
     version = seed(server, 'banner_text', 'Status')['labels']['production']['version']
     with override_settings(REMOTEVARS_BASE_URL=server.url, REMOTEVARS_API_KEY=server.read_key):
+        out = run('vars_status')  # starts the client: the command needs the server
         wait_for_version('banner_text', version)
-        out = run('vars_status')
+        _runtime.stop()
     assert f'Source:      remote {server.url}' in out
     assert 'State:       loaded' in out
     assert f'banner_text [str]: labels production=v{version}; rollout production 100%' in out
@@ -262,6 +264,9 @@ def test_vars_status_call_command_and_subprocess(server: Any) -> None:
     assert f'banner_text [str]: labels production=v{version}' in result.stdout
     assert 'Connected:   yes' in result.stdout
 
-    with override_settings(REMOTEVARS_BASE_URL=server.url), pytest.raises(CommandError, match='E001') as unusable:
-        run('vars_status')
+    try:
+        with override_settings(REMOTEVARS_BASE_URL=server.url), pytest.raises(CommandError, match='E001') as unusable:
+            run('vars_status')
+    finally:
+        _runtime.stop()  # the command started the client: this test opted in
     assert unusable.value.returncode == 2
