@@ -24,7 +24,7 @@ from remotevars._errors import (
     VariableSerializationError,
     VariableWriteError,
 )
-from remotevars._events import RefreshEvent, VariableChange, VariableState
+from remotevars._events import OverrideState, RefreshEvent, VariableChange, VariableState
 from remotevars._options import LocalVariablesOptions, VariablesOptions
 from remotevars._result import ResolutionReason, ResolvedVariable, active_variables
 from remotevars._targeting import targeting_context
@@ -108,6 +108,7 @@ __all__ = [
     'LatestVersion',
     'LocalProvider',
     'LocalVariablesOptions',
+    'OverrideState',
     'ProviderStatus',
     'RefreshEvent',
     'RefreshListener',

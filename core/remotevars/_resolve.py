@@ -185,7 +185,7 @@ class CompiledVariable:
     recognised and reused. ``draws`` memoises the RNG draw per targeting key (bounded).
     """
 
-    __slots__ = ('aliases', 'draws', 'name', 'overrides', 'rollout', 'source', 'targets')
+    __slots__ = ('aliases', 'draws', 'latest_version', 'name', 'overrides', 'rollout', 'source', 'targets')
 
     def __init__(
         self,
@@ -195,6 +195,7 @@ class CompiledVariable:
         overrides: tuple[tuple[tuple[CompiledCondition, ...], CompiledRollout], ...],
         aliases: tuple[str, ...],
         source: object,
+        latest_version: int | None = None,
     ) -> None:
         self.name = name
         self.targets = targets
@@ -202,6 +203,8 @@ class CompiledVariable:
         self.overrides = overrides
         self.aliases = aliases
         self.source = source
+        #: The number of the variable's latest version (None: no version yet); for change events.
+        self.latest_version = latest_version
         #: random.Random(seed).random() by targeting key (str keys only), bounded.
         self.draws: dict[str, float] = {}
 
@@ -274,6 +277,7 @@ def compile_variable(
         overrides,
         tuple(config.aliases or ()),
         config,
+        None if latest is None else latest.version,
     )
 
 
