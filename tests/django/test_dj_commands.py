@@ -6,6 +6,7 @@ Each test gets a fresh server so the plans it checks do not depend on the other 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -26,7 +27,7 @@ from django.test import override_settings
 import remotevars
 from django_remotevars import _runtime
 from tests.django.conftest import PROJECT, PROJECT_VARIABLES, SUBPROCESS_ENV, manage, seed, wait_for_version
-from tests.serverutil import running_server
+from tests.serverutil import free_port, running_server
 
 
 @pytest.fixture
@@ -270,3 +271,61 @@ def test_vars_status_call_command_and_subprocess(server: Any) -> None:
     finally:
         _runtime.stop()  # the command started the client: this test opted in
     assert unusable.value.returncode == 2
+
+
+def test_vars_status_is_a_deploy_health_check(server: Any) -> None:
+    """Exit 0 only when connected and loaded; a wrong key, a server that is down or a wrong URL exit 2."""
+    seed(server, 'banner_text', 'Healthy')
+    down = f'http://127.0.0.1:{free_port()}'
+    cases = {
+        'healthy': env_for(server, server.read_key),
+        'wrong key': env_for(server, 'not-a-key'),
+        'down': {'REMOTEVARS_BASE_URL': down, 'REMOTEVARS_API_KEY': server.read_key},
+        'wrong URL': {'REMOTEVARS_BASE_URL': f'{server.url}/nope', 'REMOTEVARS_API_KEY': server.read_key},
+    }
+    environment = {**os.environ, **SUBPROCESS_ENV}
+    environment.pop('DJANGO_SETTINGS_MODULE', None)
+    processes = {
+        name: subprocess.Popen(
+            [sys.executable, str(PROJECT / 'manage.py'), 'vars_status', '--timeout', '3'],
+            cwd=PROJECT,
+            env={**environment, **env},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name, env in cases.items()
+    }
+    results = {}
+    for name, process in processes.items():
+        out, err = process.communicate(timeout=60)
+        results[name] = (process.returncode, out, err)
+    code, out, err = results['healthy']
+    assert code == 0, err
+    assert 'Update stream: yes' in out and 'Last refresh: never' not in out and 'Connected:   yes' in out
+    for name in ('wrong key', 'down', 'wrong URL'):
+        code, out, err = results[name]
+        assert code == 2, (name, out, err)
+        # One Error: line, last (the client's own log lines about the failure may come before it).
+        errors = [line for line in err.splitlines() if line.startswith('Error: ')]
+        assert len(errors) == 1 and err.splitlines()[-1] == errors[0], (name, err)
+        assert errors[0].startswith('Error: No config loaded from '), (name, err)
+
+
+def test_vars_push_types_defaults_to_the_registered_types_and_links_the_variables(server: Any) -> None:
+    target = {'base_url': server.url, 'api_key': server.write_key}
+    run('vars_push', '--yes', **target)
+    plan = run('vars_push_types', '--dry-run', **target)
+    assert '=== Variables to link to their type (type_name) ===\n  ~ agent_config -> AgentConfig' in plan
+    out = run('vars_push_types', '--yes', **target)
+    assert 'Linked agent_config to type AgentConfig' in out
+    headers = {'Authorization': f'bearer {server.read_key}'}
+    types = httpx.get(f'{server.url}/v1/variable-types/', headers=headers, timeout=5.0).json()
+    names = {
+        t['name'] for t in (types if isinstance(types, list) else types.get('types', types.get('variable_types', [])))
+    }
+    assert names == {'AgentConfig'}  # str, int... are not reusable types
+    variable = httpx.get(f'{server.url}/v1/variables/agent_config/', headers=headers, timeout=5.0).json()
+    assert variable['type_name'] == 'AgentConfig'
+    assert 'No changes needed. Types are up to date.' in run('vars_push_types', '--yes', **target)
