@@ -17,8 +17,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, cast
 
-from pydantic import TypeAdapter, ValidationError
-from pydantic_core import PydanticSerializationError
+from pydantic_core import PydanticSerializationError, ValidationError
 
 from remotevars._errors import VariableSerializationError
 from remotevars._resolve import choose_rollout, select_for_key
@@ -26,6 +25,8 @@ from remotevars._result import ResolutionReason, ResolvedVariable
 from remotevars._scope import SCOPE
 
 if TYPE_CHECKING:
+    from pydantic import TypeAdapter
+
     from remotevars._client import Client
     from remotevars._resolve import CompiledVariable
     from remotevars.config import VariableConfig
@@ -93,6 +94,8 @@ class Variable(Generic[T]):
         self.value_type = type
         self.default = default
         self.description = description
+        from pydantic import TypeAdapter  # here: `import remotevars` does not load pydantic's models
+
         self.type_adapter: TypeAdapter[T] = TypeAdapter(type)
         self._client = client
         self._default_function: ResolveFunction[T] | None = (
