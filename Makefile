@@ -1,5 +1,12 @@
 # Two entry points: `make demo` and `make test`. Each creates .venv itself on a fresh machine.
-PYTHON ?= python3.11
+
+# The first of these that runs and is Python >= 3.11 ($(1): the minor versions accepted).
+PYENV_ROOT ?= $(HOME)/.pyenv
+find_python = $(firstword $(foreach p,$(2),$(shell $(p) -c 'import sys; sys.exit(f"{sys.version_info[0]}.{sys.version_info[1]}" not in "$(1)".split())' >/dev/null 2>&1 && command -v $(p))))
+# Any Python >= 3.11 on PATH or under pyenv will do (PYTHON=/path/to/python to choose).
+PYTHON ?= $(call find_python,3.11 3.12 3.13 3.14,python3.11 python3.12 python3.13 python3 python $(wildcard $(PYENV_ROOT)/versions/3.1[1-9]*/bin/python3))
+# The matrix legs (see `matrix`): Python 3.13, and the oldest supported Django and Flask.
+PYTHON313 ?= $(call find_python,3.13,python3.13 $(wildcard $(PYENV_ROOT)/versions/3.13*/bin/python3.13))
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -7,10 +14,10 @@ STAMP := $(VENV)/.installed
 # process that builds a model; our commands, tests and demos do not need it.
 export PYDANTIC_DISABLE_PLUGINS := __all__
 
-.PHONY: demo test lint typecheck unit logfire-suite bench bench-all clean e2e-deps
+.PHONY: demo test lint typecheck unit logfire-suite matrix bench bench-all clean e2e-deps
 
 $(STAMP): pyproject.toml
-	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 2; }
+	@test -n "$(PYTHON)" || { echo "no Python >= 3.11 found; set PYTHON=/path/to/python"; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev,server,django,flask]'
@@ -33,12 +40,38 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/python -m pytest
 
-test: e2e-deps lint typecheck unit logfire-suite
+test: e2e-deps lint typecheck unit logfire-suite matrix
 
 # The Logfire SDK 5.4.0's own variables tests against remotevars through a thin shim (a few seconds; the
 # SDK's source release is fetched with pip into build/, never vendored). See docs/compatibility.md.
 logfire-suite: $(STAMP)
 	$(BIN)/python tests/logfire_suite/run.py
+
+# The test matrix, next to the main run (Python of .venv, latest Django and Flask): the core, CLI and adapter
+# tests on Python 3.13, and the adapter tests on Django 4.2 and Flask 2.3. Each leg has its venv under .venvs/.
+# A leg whose interpreter is missing is skipped with a message, except in CI (CI=true), where it fails.
+MATRIX := .venvs
+MATRIX_TEST_DEPS := 'pytest>=8' 'pytest-timeout>=2.3' 'pytest-django>=4.8' 'gunicorn>=22' 'pydantic-handlebars>=0.2'
+OLD_FRAMEWORKS := 'Django>=4.2,<4.3' 'Flask>=2.3,<2.4' 'Werkzeug>=2.3.7,<3'
+
+$(MATRIX)/py313/.installed: pyproject.toml
+	$(PYTHON313) -m venv $(MATRIX)/py313
+	$(MATRIX)/py313/bin/python -m pip install --quiet -e '.[server,django,flask]' $(MATRIX_TEST_DEPS)
+	@touch $@
+
+$(MATRIX)/oldest/.installed: pyproject.toml
+	$(PYTHON) -m venv $(MATRIX)/oldest
+	$(MATRIX)/oldest/bin/python -m pip install --quiet -e '.[server,django,flask]' $(MATRIX_TEST_DEPS) $(OLD_FRAMEWORKS)
+	@touch $@
+
+matrix: $(STAMP) $(MATRIX)/oldest/.installed
+	@if [ -n "$(PYTHON313)" ]; then $(MAKE) --no-print-directory $(MATRIX)/py313/.installed; \
+	elif [ "$$CI" = true ]; then echo 'matrix: no Python 3.13 found (set PYTHON313=...)'; exit 2; \
+	else echo 'matrix: no Python 3.13 found, the 3.13 leg is skipped (set PYTHON313=... to run it)'; fi
+	@echo '--- Django 4.2 / Flask 2.3 ---'
+	$(MATRIX)/oldest/bin/python -m pytest -q -p no:cacheprovider tests/django tests/flask
+	@if [ -n "$(PYTHON313)" ]; then echo '--- Python 3.13 ---'; \
+		$(MATRIX)/py313/bin/python -m pytest -q -p no:cacheprovider tests/core tests/cli tests/django tests/flask; fi
 
 # The browser tests drive Debian's chromium through chromedriver. As root on a machine without them, install
 # both quietly; anything that goes wrong only makes those tests skip (they say why), never fails the run.
@@ -67,4 +100,4 @@ bench-all: bench
 	$(BIN)/python benchmarks/bench_flask.py
 
 clean:
-	rm -rf $(VENV) $(REFVENV) .mypy_cache .ruff_cache .pytest_cache .demo build/logfire-suite
+	rm -rf $(VENV) $(MATRIX) $(REFVENV) .mypy_cache .ruff_cache .pytest_cache .demo build/logfire-suite

@@ -1,40 +1,29 @@
-"""What the ``vars_*`` management commands share, as a thin layer over ``remotevars.push``.
+"""The base of the ``vars_*`` management commands: the core's workflow commands behind Django's parser.
 
-The commands take the flags of the ``remotevars`` command line (``--dry-run``, ``--yes``, ``--no-input``,
-``--strict``, ``--base-url``, ``--api-key``, ``--module``...) and end the same way: the same printed
-output and exit codes (0 clean, 1 validation errors or a refused plan, 2 usage or connection errors),
-non-zero ones as a one-line ``CommandError``. The server defaults to the ``REMOTEVARS_*`` settings.
+Each command module names its workflow (``workflow = 'push'``); :class:`WorkflowCommand` turns the core's
+options (:data:`remotevars._commands.COMMANDS`) into argparse arguments, and ``handle()`` is one call to
+:func:`remotevars._commands.run_command`. The output, flags, rules and exit codes are therefore those of
+``remotevars push`` and ``flask vars push``: 0 done, 1 refused or invalid, 2 usage, connection or
+authentication, a non-zero one with one line ``Error: <reason>`` on stderr. The variables are the
+discovered ones, the server defaults to the ``REMOTEVARS_*`` settings.
 """
 
 from __future__ import annotations
 
-import importlib
-from argparse import ArgumentParser
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from typing import Any, NoReturn, TextIO, cast
+import argparse
+from typing import Any, ClassVar, TextIO, cast
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 import remotevars
 from django_remotevars import _runtime, conf
-from remotevars import push
-from remotevars._api import ApiClient
-from remotevars._errors import ConfigurationError
+from remotevars._commands import Adapter, Option, run_command, workflow_command
 
-__all__ = [
-    'CommandStream',
-    'add_module_argument',
-    'add_plan_arguments',
-    'add_server_arguments',
-    'console',
-    'fail',
-    'finish',
-    'import_modules',
-    'registered_variables',
-    'server',
-    'started_client',
-]
+__all__ = ['CommandStream', 'Error', 'WorkflowCommand', 'adapter']
+
+
+class Error(CommandError):
+    """A command's failure; Django prints the class name before the message, hence ``Error: <reason>``."""
 
 
 class CommandStream:
@@ -54,91 +43,51 @@ class CommandStream:
         return bool(self._wrapper.isatty())
 
 
-def fail(reason: str, code: int) -> NoReturn:
-    """Raise the ``CommandError`` ending a command with exit ``code`` and ``reason`` on one line."""
-    raise CommandError(' '.join(reason.split()), returncode=code)
-
-
-def finish(outcome: push.Outcome) -> None:
-    """End a command as the ``remotevars`` command line does for ``outcome`` (raises unless clean)."""
-    if outcome.exit_code:
-        fail(outcome.reason or outcome.status, outcome.exit_code)
-
-
-def add_server_arguments(parser: ArgumentParser) -> None:
-    """Add ``--base-url`` and ``--api-key`` (defaults: the ``REMOTEVARS_*`` settings, then the environment)."""
-    parser.add_argument('--base-url', help='Base URL of the variables server (default: REMOTEVARS_BASE_URL).')
-    parser.add_argument('--api-key', help='API key of the variables server (default: REMOTEVARS_API_KEY).')
-
-
-def add_plan_arguments(parser: ArgumentParser, *, strict: bool = True) -> None:
-    """Add ``--dry-run``, ``--yes``/``-y``, ``--no-input`` (and ``--strict``)."""
-    parser.add_argument('--dry-run', action='store_true', help='Show the plan, change nothing.')
-    parser.add_argument('--yes', '-y', action='store_true', help='Apply without asking for confirmation.')
-    parser.add_argument('--no-input', action='store_true', help='Never prompt; refuse a plan that needs confirmation.')
-    if strict:
-        parser.add_argument(
-            '--strict', action='store_true', help='Refuse when a server value would not fit the new type.'
-        )
-
-
-def add_module_argument(parser: ArgumentParser) -> None:
-    """Add ``--module``/``-m`` (extra modules to import besides the discovered ones)."""
-    parser.add_argument(
-        '--module',
-        '-m',
-        dest='modules',
-        action='append',
-        default=[],
-        metavar='MODULE',
-        help='Also import this module to register its variables (repeatable).',
+def adapter() -> Adapter:
+    """Where the Django commands find things: the default client (discovered variables) and the settings."""
+    return Adapter(
+        client=remotevars.get_client,
+        settings=conf.remotevars_settings,
+        declare_hint=(
+            "declare them in an app's variables.py, list their modules in REMOTEVARS_MODULES, "
+            'or name them with --module'
+        ),
+        start=_runtime.start,
     )
 
 
-def import_modules(modules: Sequence[str]) -> None:
-    """Import each module; raises ``CommandError`` (exit 2) naming one that fails."""
-    for name in modules:
-        try:
-            importlib.import_module(name)
-        except Exception as exc:
-            fail(f'cannot import module {name!r}: {type(exc).__name__}: {exc}', 2)
+def _add_argument(parser: CommandParser, option: Option) -> None:
+    common: dict[str, Any] = {'dest': option.dest, 'help': option.help}
+    if option.kind == 'flag':
+        parser.add_argument(*option.flags, action='store_true', **common)
+    elif option.kind == 'switch':
+        parser.add_argument(*option.flags, action=argparse.BooleanOptionalAction, default=option.default, **common)
+    elif option.kind == 'many':
+        parser.add_argument(*option.flags, action='append', default=[], metavar=option.metavar, **common)
+    elif option.kind == 'choice':
+        parser.add_argument(*option.flags, choices=option.choices, default=option.default, **common)
+    else:
+        kind = float if option.kind == 'seconds' else str
+        parser.add_argument(*option.flags, type=kind, default=option.default, metavar=option.metavar, **common)
 
 
-def registered_variables(modules: Sequence[str]) -> list[remotevars.Variable[Any]]:
-    """Return the registered variables (after importing ``modules``); raises ``CommandError`` when none."""
-    import_modules(modules)
-    variables = remotevars.get_client().variables()
-    if not variables:
-        fail(
-            "no variables are registered: declare them in an app's variables.py, list their modules in "
-            'REMOTEVARS_MODULES, or name them with --module',
-            2,
+class WorkflowCommand(BaseCommand):
+    """A ``vars_*`` command: set ``workflow`` to the core command's name."""
+
+    workflow: ClassVar[str]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.help = workflow_command(cls.workflow).help
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        for option in workflow_command(self.workflow).options:
+            _add_argument(parser, option)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        colors = False if options.get('no_color') else (True if options.get('force_color') else None)
+        outcome = run_command(
+            workflow_command(self.workflow), options, adapter(), out=cast(TextIO, CommandStream(self)), colors=colors
         )
-    return variables
-
-
-def console(command: BaseCommand, options: dict[str, Any], *, can_prompt: bool = True) -> push.Console:
-    """Return the workflow console printing to the command's stdout (colours follow ``--no-color`` etc.)."""
-    colors = False if options.get('no_color') else (True if options.get('force_color') else None)
-    prompt = False if options.get('no_input') or not can_prompt else None
-    return push.make_console(cast(TextIO, CommandStream(command)), colors, None, can_prompt=prompt)
-
-
-@contextmanager
-def server(options: dict[str, Any]) -> Iterator[ApiClient]:
-    """Yield the API client for ``--base-url``/``--api-key`` or the settings; bad ones end the command (exit 2)."""
-    base_url = options.get('base_url') or conf.get('REMOTEVARS_BASE_URL') or None
-    api_key = options.get('api_key') or conf.get('REMOTEVARS_API_KEY') or None
-    try:
-        with push.connect(remotevars.get_client(), base_url=base_url, api_key=api_key) as api:
-            yield api
-    except ConfigurationError as exc:
-        fail(str(exc), 2)
-
-
-def started_client() -> remotevars.Client:
-    """Start the refresh from the settings; raises ``CommandError`` (exit 2) for unusable settings."""
-    try:
-        return _runtime.start()
-    except ConfigurationError as exc:
-        fail(str(exc), 2)
+        if outcome.exit_code:
+            raise Error(outcome.reason or outcome.status, returncode=outcome.exit_code)

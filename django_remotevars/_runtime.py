@@ -3,7 +3,9 @@
 ``ready()`` discovers variables and then starts the background refresh only in processes that serve or
 read variables: not in ``manage.py migrate`` and friends, and under ``runserver``'s autoreloader only in
 the serving child (``RUN_MAIN``). Processes that were not started at ``ready()`` start on their first
-request. Forked workers (gunicorn/uWSGI ``--preload``) get fresh refresh threads from the core's fork hook.
+request. Test runs (pytest with the plugin, ``manage.py test``) never start by themselves: a test opts in
+with ``django_remotevars.test.live_variables``. Forked workers (gunicorn/uWSGI ``--preload``) get fresh
+refresh threads from the core's fork hook.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any, Final
 
 import remotevars
 from django_remotevars import conf
+from django_remotevars._testing import TEST_RUN
 from remotevars._errors import ConfigurationError
 from remotevars._settings import options_from_settings
 
@@ -24,9 +27,11 @@ __all__ = [
     'SERVING_COMMANDS',
     'apply_settings',
     'is_started',
+    'is_test_run',
     'settings_changed',
     'start',
     'starts_at_ready',
+    'stop',
 ]
 
 logger = logging.getLogger('django_remotevars')
@@ -38,17 +43,23 @@ _RELOADING_COMMANDS: Final = frozenset({'runserver', 'runserver_plus'})
 _MANAGE_PROGRAMS: Final = frozenset({'manage.py', 'django-admin', 'django-admin.py'})
 
 
+def _is_manage(argv: Sequence[str]) -> bool:
+    program = PurePath(argv[0])
+    return program.name in _MANAGE_PROGRAMS or (program.name == '__main__.py' and program.parent.name == 'django')
+
+
+def is_test_run(argv: Sequence[str]) -> bool:
+    """Return whether this process runs tests: pytest with the plugin loaded, or ``manage.py test``."""
+    return TEST_RUN.is_set() or (len(argv) > 1 and _is_manage(argv) and argv[1] == 'test')
+
+
 def starts_at_ready(argv: Sequence[str], environ: Mapping[str, str]) -> bool:
     """Return whether a process with this command line should start the refresh in ``ready()``.
 
     Servers (gunicorn, uwsgi, daphne, uvicorn), workers and scripts: yes. ``manage.py``: only for
     :data:`SERVING_COMMANDS`, and for the autoreloader's parent process, no.
     """
-    if not argv:
-        return True
-    program = PurePath(argv[0])
-    is_manage = program.name in _MANAGE_PROGRAMS or (program.name == '__main__.py' and program.parent.name == 'django')
-    if not is_manage:
+    if not argv or not _is_manage(argv):
         return True
     command = argv[1] if len(argv) > 1 else None  # Django takes the subcommand from argv[1] only
     if command not in SERVING_COMMANDS:
@@ -64,6 +75,8 @@ class _State:
         self.started = False
         # The options this app gave the default client; None when it left the client alone.
         self.options: Any = None
+        # How many live_variables() blocks are active (tests).
+        self.live = 0
 
 
 _STATE: Final = _State()
@@ -93,15 +106,32 @@ def apply_settings() -> None:
             logger.info('remotevars: refresh started in process %d (%r)', os.getpid(), options)
 
 
-def start() -> remotevars.Client:
+def start(*, live: bool = False) -> remotevars.Client:
     """Start the background refresh from the settings (idempotent) and return the default client.
 
-    Raises :class:`ConfigurationError` for settings that cannot work.
+    ``live``: for ``live_variables()``, which :func:`stop` with ``live`` ends. Raises
+    :class:`ConfigurationError` for settings that cannot work.
     """
     with _STATE.lock:
         _STATE.started = True
         apply_settings()
+        _STATE.live += live
     return remotevars.get_client()
+
+
+def stop(*, live: bool = False) -> None:
+    """Forget the settings' source (reads serve code defaults) until the next :func:`start`.
+
+    ``live``: end one ``live_variables()`` block; the source stays while another one is active.
+    """
+    with _STATE.lock:
+        _STATE.live = max(0, _STATE.live - live)
+        if _STATE.live:
+            return
+        _STATE.started = False
+        if _STATE.options is not None:
+            remotevars.get_client().configure(None)
+            _STATE.options = None
 
 
 def start_quietly() -> None:

@@ -26,16 +26,24 @@ def discover() -> list[str]:
     """Import every installed app's ``variables`` module and each of ``REMOTEVARS_MODULES``.
 
     Returns the modules of ``REMOTEVARS_MODULES`` that could not be imported (logged here, reported by
-    the system check ``remotevars.E003``); an error raised inside an existing module propagates.
+    the system checks: ``remotevars.E003``, or ``E011`` for a value that is not a list of module paths);
+    an error raised inside an existing module propagates.
     """
     autodiscover_modules('variables')
+    modules = conf.get('REMOTEVARS_MODULES') or ()
+    if not isinstance(modules, list | tuple) or not all(isinstance(name, str) for name in modules):
+        logger.error('REMOTEVARS_MODULES must be a list of module paths, not %r: no module imported', modules)
+        return []
     missing = []
-    for name in conf.get('REMOTEVARS_MODULES') or ():
+    for name in modules:
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as exc:
             if exc.name is None or not name.startswith(exc.name):
                 raise  # the module exists, one of its own imports is missing
+            logger.error('REMOTEVARS_MODULES names %r, which cannot be imported', name)
+            missing.append(name)
+        except (ValueError, TypeError):  # not a module path at all ('', '.x')
             logger.error('REMOTEVARS_MODULES names %r, which cannot be imported', name)
             missing.append(name)
     return missing
@@ -64,7 +72,10 @@ class RemoteVarsConfig(AppConfig):
         client = remotevars.get_client()
         client.add_listener(functools.partial(signals.forward_event, client))
         discover()
-        if _runtime.starts_at_ready(sys.argv, os.environ):
+        if _runtime.is_test_run(sys.argv):
+            # Hermetic tests: code defaults and override_variables; a test opts in with live_variables.
+            logger.debug('remotevars: a test run, no connection unless a test uses live_variables')
+        elif _runtime.starts_at_ready(sys.argv, os.environ):
             _runtime.start_quietly()
         else:
             # Management commands do not connect; a process that serves anyway starts on its first request.

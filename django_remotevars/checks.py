@@ -1,11 +1,13 @@
 """System checks: the core's settings problems as ``remotevars.E0xx``, plus the adapter's own ``W0xx``.
 
-- ``E001`` remote mode without a key or a URL, ``E002`` an unreadable local config, ``E003`` a setting
-  path that does not import, ``E004`` a polling interval below the minimum (all from
-  ``remotevars._settings.check_settings``).
-- ``W001`` the context processor is on but the middleware is missing (templates would read without the
+- ``E002``-``E012``: a setting whose value cannot work, each setting with its own id (from
+  ``remotevars._settings.check_settings``; docs/django.md lists them).
+- ``W003``: remote mode without a key or a URL. Only a warning, so ``migrate``, ``test`` and the
+  ``vars_*`` commands still run in a CI without secrets (code defaults are served); ``check --deploy``
+  reports it as the error ``E001``.
+- ``W001``: the context processor is on but the middleware is missing (templates would read without the
   request's targeting and without a pinned snapshot).
-- ``W002`` the middleware comes before ``AuthenticationMiddleware`` (it cannot see the user).
+- ``W002``: the middleware comes before ``AuthenticationMiddleware`` (it cannot see the user).
 """
 
 from __future__ import annotations
@@ -15,11 +17,19 @@ from typing import Any, Final
 
 from django.conf import settings
 from django.core import checks
+from django.utils.module_loading import import_string
 
 from django_remotevars import conf
 from remotevars._settings import check_settings
 
-__all__ = ['CONTEXT_PROCESSOR', 'MIDDLEWARE', 'check_remotevars_settings', 'check_wiring', 'register']
+__all__ = [
+    'CONTEXT_PROCESSOR',
+    'MIDDLEWARE',
+    'check_deploy_settings',
+    'check_remotevars_settings',
+    'check_wiring',
+    'register',
+]
 
 MIDDLEWARE: Final = 'django_remotevars.middleware.RemoteVarsMiddleware'
 CONTEXT_PROCESSOR: Final = 'django_remotevars.context_processors.remotevars'
@@ -27,12 +37,39 @@ _AUTH_MIDDLEWARE: Final = 'django.contrib.auth.middleware.AuthenticationMiddlewa
 
 
 def check_remotevars_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """Return the settings problems found by the core, as Django check messages."""
+    """Return the settings problems found by the core, as Django check messages (``E001`` as ``W003``)."""
     messages: list[checks.CheckMessage] = []
     for problem in check_settings(conf.remotevars_settings()):
+        if problem.id == 'E001':
+            messages.append(
+                checks.Warning(problem.message, hint=problem.hint, obj=problem.setting, id='remotevars.W003')
+            )
+            continue
         level = checks.Error if problem.level == 'error' else checks.Warning
         messages.append(level(problem.message, hint=problem.hint, obj=problem.setting, id=f'remotevars.{problem.id}'))
     return messages
+
+
+def check_deploy_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """``check --deploy``: remote mode without a key or a URL is an error (``E001``) for a deployment."""
+    return [
+        checks.Error(problem.message, hint=problem.hint, obj=problem.setting, id='remotevars.E001')
+        for problem in check_settings(conf.remotevars_settings())
+        if problem.id == 'E001'
+    ]
+
+
+def _is_ours(path: str) -> bool:
+    """Return whether a MIDDLEWARE entry is the remotevars middleware or a subclass of it."""
+    if path == MIDDLEWARE:
+        return True
+    try:
+        found = import_string(path)
+    except ImportError:
+        return False
+    from django_remotevars.middleware import RemoteVarsMiddleware
+
+    return isinstance(found, type) and issubclass(found, RemoteVarsMiddleware)
 
 
 def _context_processor_enabled() -> bool:
@@ -46,7 +83,8 @@ def check_wiring(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> lis
     """Return warnings about the middleware and context processor set-up."""
     middleware = list(getattr(settings, 'MIDDLEWARE', None) or ())
     messages: list[checks.CheckMessage] = []
-    if MIDDLEWARE not in middleware:
+    ours = next((i for i, path in enumerate(middleware) if _is_ours(path)), None)
+    if ours is None:
         if _context_processor_enabled():
             messages.append(
                 checks.Warning(
@@ -57,7 +95,7 @@ def check_wiring(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> lis
                     id='remotevars.W001',
                 )
             )
-    elif _AUTH_MIDDLEWARE in middleware and middleware.index(_AUTH_MIDDLEWARE) > middleware.index(MIDDLEWARE):
+    elif _AUTH_MIDDLEWARE in middleware and middleware.index(_AUTH_MIDDLEWARE) > ours:
         messages.append(
             checks.Warning(
                 f'{MIDDLEWARE!r} comes before AuthenticationMiddleware, so it cannot target by user.',
@@ -72,4 +110,5 @@ def check_wiring(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> lis
 def register() -> None:
     """Register the checks (called from ``AppConfig.ready``)."""
     checks.register(check_remotevars_settings, 'remotevars')
+    checks.register(check_deploy_settings, 'remotevars', deploy=True)
     checks.register(check_wiring, 'remotevars')

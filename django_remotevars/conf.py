@@ -7,11 +7,14 @@ Django app and the Flask extension accept the same settings. The request callabl
 
 from __future__ import annotations
 
+import functools
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from django.conf import settings as django_settings
 
+from remotevars._errors import ConfigurationError
 from remotevars._settings import SETTINGS_DEFAULTS, import_callable
 
 __all__ = [
@@ -28,18 +31,13 @@ PREFIX: Final = 'REMOTEVARS_'
 
 RequestFunction = Callable[[Any], Any]
 
-# One dict holding the settings under 'values' (absent until read), so no module global is rebound.
-_cache: dict[str, dict[str, Any]] = {}
-_functions: dict[str, RequestFunction | None] = {}
+logger = logging.getLogger('django_remotevars')
 
 
+@functools.cache
 def remotevars_settings() -> Mapping[str, Any]:
     """Return every ``REMOTEVARS_*`` setting of the table, with its default where the project sets none."""
-    values = _cache.get('values')
-    if values is None:
-        values = {name: getattr(django_settings, name, default) for name, default in SETTINGS_DEFAULTS.items()}
-        _cache['values'] = values
-    return values
+    return {name: getattr(django_settings, name, default) for name, default in SETTINGS_DEFAULTS.items()}
 
 
 def get(name: str) -> Any:
@@ -47,13 +45,17 @@ def get(name: str) -> Any:
     return remotevars_settings()[name]
 
 
+@functools.cache
 def _request_function(name: str) -> RequestFunction | None:
-    if name not in _functions:
-        value = get(name)
-        # A callable may be given directly; a string is a dotted path (a bad path raises ConfigurationError,
-        # which the system checks report as remotevars.E003 before any request is served).
-        _functions[name] = None if value is None else (value if callable(value) else import_callable(str(value)))
-    return _functions[name]
+    value = get(name)
+    if value is None or callable(value):
+        return value  # type: ignore[no-any-return]
+    try:
+        return import_callable(str(value))
+    except ConfigurationError as exc:
+        # The system checks report it (remotevars.E003); requests go on without it rather than fail.
+        logger.error('%s cannot be used, requests are served without it: %s', name, exc)
+        return None
 
 
 def targeting_key_function() -> RequestFunction | None:
@@ -68,5 +70,5 @@ def attributes_function() -> RequestFunction | None:
 
 def clear_cache() -> None:
     """Forget the cached settings and callables (called on ``setting_changed``)."""
-    _cache.clear()
-    _functions.clear()
+    remotevars_settings.cache_clear()
+    _request_function.cache_clear()

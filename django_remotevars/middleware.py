@@ -5,6 +5,10 @@ primary key (as a string, as Logfire targeting keys are) and otherwise a stable 
 ``remotevars_aid`` cookie; ``REMOTEVARS_TARGETING_KEY`` / ``REMOTEVARS_ATTRIBUTES`` name callables of the
 request that replace the key or supply attributes. The snapshot in force when the request starts is
 pinned until the response is built, so a view and its template read the same versions.
+
+The key is only worked out when a read needs one (a rollout between labels, a resolve function): a
+request that reads no such variable neither loads the user (sync views) nor gets the anonymous cookie,
+so pages stay cacheable.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
 from typing import Any, Final
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
@@ -73,17 +78,18 @@ def request_attributes(request: HttpRequest) -> Mapping[str, Any] | None:
 
 
 async def _arequest_targeting(request: HttpRequest) -> tuple[Any, Mapping[str, Any] | None]:
+    """The key (None: only an anonymous id, drawn when needed) and attributes, worked out off the loop."""
     key_function, attributes_function = conf.targeting_key_function(), conf.attributes_function()
     if key_function is not None:
         key = await sync_to_async(key_function)(request)
     else:
-        # request.user may hit the database, which async code must not do directly.
+        # request.user may hit the database, which async code must not do directly; a read on the
+        # event loop could not load it later, so it is loaded now.
         auser = getattr(request, 'auser', None)
         if auser is not None:
-            user_key = _user_key(await auser())
+            key = _user_key(await auser())
         else:  # Django 4.2: evaluate the lazy user in a thread
-            user_key = await sync_to_async(lambda: _user_key(getattr(request, 'user', None)))()
-        key = user_key or _anonymous_key(request)
+            key = await sync_to_async(lambda: _user_key(getattr(request, 'user', None)))()
     attributes = None if attributes_function is None else await sync_to_async(attributes_function)(request)
     return key, attributes
 
@@ -117,8 +123,10 @@ class RemoteVarsMiddleware:
     def __call__(self, request: HttpRequest) -> Any:
         if self.is_async:
             return self.__acall__(request)
-        key = request_targeting_key(request)
-        with self.client.request_scope(key, request_attributes(request), activate=False):
+        scope = self.client.request_scope(
+            None, request_attributes(request), activate=False, key_loader=partial(request_targeting_key, request)
+        )
+        with scope:
             response: HttpResponseBase = self.get_response(request)
         _remember_anonymous(request, response)
         return response
@@ -126,7 +134,8 @@ class RemoteVarsMiddleware:
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         key, attributes = await _arequest_targeting(request)
         get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]] = self.get_response
-        with self.client.request_scope(key, attributes, activate=False):
+        loader = None if key is not None else partial(_anonymous_key, request)
+        with self.client.request_scope(key, attributes, activate=False, key_loader=loader):
             response = await get_response(request)
         _remember_anonymous(request, response)
         return response

@@ -1,4 +1,5 @@
-"""Testing helpers: ``override_variables(**values)``, used like Django's ``override_settings``.
+"""Testing helpers: ``override_variables(**values)``, used like Django's ``override_settings``, and
+``live_variables()``, the opt-in to the configured source in hermetic test runs.
 
 As a decorator of a function or of a ``SimpleTestCase``/``TestCase`` class (each test runs with the
 values) or as a context manager::
@@ -11,6 +12,15 @@ values) or as a context manager::
 
 A value may be a resolve function of ``(targeting_key, attributes)``. Overrides act in the current
 context (thread or task) and are checked against the variable's type like any config value.
+
+Test runs are hermetic (pytest, through the plugin the package registers, and ``manage.py test``): the
+app does not connect, so reads serve code defaults. ``@live_variables()`` (a class or function decorator,
+or a context manager; the ``remotevars_live`` pytest fixture does the same) serves the source the
+settings name while active, and follows ``override_settings`` changes inside it::
+
+    @override_settings(REMOTEVARS_BASE_URL='http://127.0.0.1:8700', REMOTEVARS_API_KEY='read-key')
+    @live_variables()
+    class LiveTests(TestCase): ...
 """
 
 from __future__ import annotations
@@ -23,7 +33,7 @@ from django.test.utils import TestContextDecorator
 import remotevars
 from remotevars._errors import ConfigurationError
 
-__all__ = ['override_variables']
+__all__ = ['live_variables', 'override_variables']
 
 
 class override_variables(TestContextDecorator):
@@ -56,3 +66,27 @@ class override_variables(TestContextDecorator):
     def disable(self) -> None:
         """Stop serving the values of the latest activation."""
         self._stacks.pop().close()
+
+
+class live_variables(TestContextDecorator):
+    """Serve the source the ``REMOTEVARS_*`` settings name (a server, a file) while active.
+
+    Entering starts the default client from the settings and waits (up to
+    ``REMOTEVARS_FIRST_RESOLVE_TIMEOUT``) for its first config; leaving goes back to code defaults.
+    Raises :class:`remotevars.ConfigurationError` on entry for settings that cannot work. As a context
+    manager it yields the default client.
+    """
+
+    def enable(self) -> remotevars.Client:
+        """Start the client from the settings; returns it."""
+        from django_remotevars import _runtime, conf
+
+        client = _runtime.start(live=True)
+        client.wait_for_first_config(float(conf.get('REMOTEVARS_FIRST_RESOLVE_TIMEOUT')))
+        return client
+
+    def disable(self) -> None:
+        """Stop serving the source once the outermost ``live_variables`` ends (code defaults again)."""
+        from django_remotevars import _runtime
+
+        _runtime.stop(live=True)

@@ -3,23 +3,10 @@
 The extension object holds only what is shared by every app it initialises (the targeting loaders
 registered with its decorators, an optional client); everything about one app lives in
 ``app.extensions['remotevars']``, so one extension object serves any number of apps (app factories).
-
-Per app, ``init_app``:
-
-- fills ``app.config`` with the ``REMOTEVARS_*`` defaults (``setdefault``) and validates it with the
-  core's :func:`~remotevars._settings.check_settings`, raising :class:`remotevars.ConfigurationError`;
-- imports the ``REMOTEVARS_MODULES`` that declare variables;
-- gives the app a client of its own (unless one is passed), sharing the default client's registry of
-  declared variables, and starts it from the config without blocking (not in the Werkzeug
-  reloader's watcher process, which never serves);
-- for each request (``before_request`` / ``teardown_request``), activates that client, pins its
-  snapshot and sets the request's targeting; what to undo is kept in a request-scoped context
-  variable;
-- adds the ``remotevars`` Jinja global and the ``flask vars`` commands, and forwards the client's
-  refresh events as blinker signals.
-
-The rules themselves (settings, options, resolution, reports) are the core's; this module only maps
-Flask's hooks onto them.
+The rules themselves (settings, options, resolution, reports, commands) are the core's; this module maps
+Flask's hooks onto them: the app context activates the app's client (reads in ``flask shell``, CLI
+commands and jobs see the app's config), each request pins one snapshot with its targeting, and a
+streamed response gets that request's view back when Flask pushes its context again.
 """
 
 from __future__ import annotations
@@ -30,15 +17,16 @@ import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeVar, cast
+from contextvars import ContextVar, Token
+from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple, TypeVar, cast
 
 import click
-from flask import Flask, current_app, request
+from flask import Flask, appcontext_popped, appcontext_pushed, current_app, request
+from flask.globals import _cv_app
 
 import remotevars
 from flask_remotevars.signals import forwarder
-from remotevars._scope import SCOPE
+from remotevars._scope import SCOPE, Scope
 from remotevars._settings import SETTINGS_DEFAULTS, check_settings, import_callable, options_from_settings
 from remotevars._status import ClientReport, client_report
 
@@ -61,9 +49,22 @@ class _RequestPin(NamedTuple):
     outer: _RequestPin | None
 
 
+class _AppActivation(NamedTuple):
+    """What an app context's push set, reset when it is popped."""
+
+    state: RemoteVarsState
+    token: Token[Scope | None]
+    outer: _AppActivation | None
+
+
 #: The request in flight in this context. Request-scoped like ``g`` (Flask's contexts are context
 #: variables too), but read without a ``LocalProxy``, which costs a few microseconds per access.
 _REQUEST: Final[ContextVar[_RequestPin | None]] = ContextVar('flask_remotevars_request', default=None)
+#: The app contexts pushed in this context, innermost first.
+_APP: Final[ContextVar[_AppActivation | None]] = ContextVar('flask_remotevars_app', default=None)
+#: Where a request's read scope is kept on its app context's ``g``, for a streamed response to resume it.
+_SAVED_SCOPE: Final = '_remotevars_request_scope'
+
 
 #: Returns the targeting key for a request (``None``: no key, see :meth:`RemoteVars.targeting_key_loader`).
 KeyLoader = Callable[[Any], Any]
@@ -130,25 +131,29 @@ class RemoteVars:
             )
         for name, default in SETTINGS_DEFAULTS.items():
             app.config.setdefault(name, default)
-        _validate(app)
+        process = _process_kind()
+        # A command-line process (flask routes, flask vars build-config...) may not need the source at
+        # all: its problems are reported when something starts it (a read, flask vars status).
+        _validate(app, source=process == 'serving')
         _import_modules(app.config['REMOTEVARS_MODULES'])
         state = RemoteVarsState(
             app,
             extension=self,
             client=client or self._client,
-            options=options_from_settings(app.config),
             key_loader=_configured_callable(app.config['REMOTEVARS_TARGETING_KEY']),
             attributes_loader=_configured_callable(app.config['REMOTEVARS_ATTRIBUTES']),
         )
-        if _is_reloader_watcher():
+        if process == 'watcher':
             logger.debug('Werkzeug reloader watcher process: remotevars starts in the serving process only')
         else:
             try:
-                state.start()
+                state.start(lazy=process == 'command')
             except BaseException:
                 state.shutdown()
                 raise
         app.extensions[EXTENSION_KEY] = state
+        appcontext_pushed.connect(state._app_context_pushed, app, weak=False)
+        appcontext_popped.connect(state._app_context_popped, app, weak=False)
         app.before_request(state._before_request)
         app.teardown_request(state._teardown_request)
         app.jinja_env.globals['remotevars'] = TemplateVariables(state)
@@ -194,7 +199,6 @@ class RemoteVarsState:
         *,
         extension: RemoteVars,
         client: remotevars.Client | None,
-        options: remotevars.VariablesOptions | remotevars.LocalVariablesOptions | None,
         key_loader: KeyLoader | None,
         attributes_loader: AttributesLoader | None,
     ) -> None:
@@ -203,7 +207,7 @@ class RemoteVarsState:
         self.client: remotevars.Client = (
             remotevars.Client(share_variables_with=remotevars.get_client()) if client is None else client
         )
-        self.options = options
+        self._config = app.config
         self._key_loader = key_loader
         self._attributes_loader = attributes_loader
         self._listener = forwarder(app)
@@ -216,19 +220,29 @@ class RemoteVarsState:
 
     # -- lifecycle ------------------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Configure the client from the app's settings (once; later calls do nothing).
+    def start(self, *, lazy: bool = False, now: bool = False) -> None:
+        """Configure the client from the app's settings (once; later calls do nothing but ``now``).
 
-        A remote source is fetched in the background; a local file is read now. An app whose
-        settings name no source keeps what its client had (code defaults for a client of its own).
-        Raises :class:`remotevars.ConfigurationError` when the source cannot be loaded.
+        A remote source is fetched in the background; a local file is read now. ``lazy``: connect on
+        the first read that needs the config instead (command-line processes). ``now``: also start a
+        lazily configured source now. An app whose settings name no source (or say
+        ``REMOTEVARS_ENABLED = False``) keeps what its client had (code defaults for a client of its
+        own). Raises :class:`remotevars.ConfigurationError` when the settings or the source cannot work.
         """
         with self._lock:
-            if self.started:
-                return
-            self.started = True
-        if self.options is not None:
-            self.client.configure(self.options)
+            first, self.started = not self.started, True
+        if first:
+            try:
+                options = options_from_settings(self._config)
+            except remotevars.ConfigurationError:
+                if lazy:
+                    return  # reported by whatever starts the source: a read serves code defaults meanwhile
+                raise
+            if options is not None:
+                self.client.configure(options, lazy=lazy and not now)
+        if now:
+            options_from_settings(self._config)  # raises what the settings say is wrong
+            self.client.start()
 
     def shutdown(self, timeout: float = 1.0) -> None:
         """Stop forwarding signals and, for a client of its own, stop its background work."""
@@ -260,7 +274,26 @@ class RemoteVarsState:
         """Return the core's status report of this app's client."""
         return client_report(self.client)
 
-    # -- request hooks --------------------------------------------------------------------------
+    # -- context hooks --------------------------------------------------------------------------
+
+    def _app_context_pushed(self, sender: Flask, **kwargs: Any) -> None:
+        # Every read in an app context of this app uses its client: a request's own scope is entered
+        # by before_request; a context pushed again to stream a response resumes that request's scope.
+        context = _cv_app.get(None)
+        saved = None if context is None else context.g.__dict__.get(_SAVED_SCOPE)
+        if saved is None:
+            outer = SCOPE.get()
+            saved = (
+                Scope(self.client, None, None) if outer is None else Scope(self.client, outer.pinned, outer.targeting)
+            )
+        _APP.set(_AppActivation(self, SCOPE.set(saved), _APP.get()))
+
+    def _app_context_popped(self, sender: Flask, **kwargs: Any) -> None:
+        entry = _APP.get()
+        if entry is None or entry.state is not self:
+            return
+        _APP.set(entry.outer)
+        SCOPE.reset(entry.token)
 
     def _before_request(self) -> None:
         if not self.started:
@@ -278,6 +311,9 @@ class RemoteVarsState:
         scope = self.client.request_scope(key, attributes)
         scope.enter()
         _REQUEST.set(_RequestPin(self, scope, _REQUEST.get()))
+        context = _cv_app.get(None)
+        if context is not None:
+            context.g.__dict__[_SAVED_SCOPE] = SCOPE.get()
 
     def _teardown_request(self, exc: BaseException | None) -> None:
         entry = _REQUEST.get()
@@ -363,15 +399,17 @@ def _read(variable: remotevars.Variable[Any], inputs: Any) -> Any:
     return variable.get().value
 
 
-def _validate(app: Flask) -> None:
-    """Log the settings' warnings; raise ConfigurationError listing their errors."""
+def _validate(app: Flask, *, source: bool) -> None:
+    """Log the settings' warnings; raise ConfigurationError listing their errors (``source``: also those
+    of the variables source, which a command-line process only meets when something starts it)."""
     errors = []
     for problem in check_settings(app.config):
-        text = f'remotevars.{problem.id} ({problem.setting}): {problem.message} Hint: {problem.hint}'
+        if problem.concerns_source and not source:
+            continue
         if problem.level == 'error':
-            errors.append(text)
+            errors.append(str(problem))
         else:
-            logger.warning('%s', text)
+            logger.warning('%s', problem)
     if errors:
         raise remotevars.ConfigurationError(
             f'The REMOTEVARS_* settings of the app {app.name!r} cannot work: ' + '; '.join(errors)
@@ -379,9 +417,7 @@ def _validate(app: Flask) -> None:
 
 
 def _import_modules(modules: Any) -> None:
-    """Import the modules that declare variables (``REMOTEVARS_MODULES``)."""
-    if isinstance(modules, str):
-        raise remotevars.ConfigurationError('REMOTEVARS_MODULES must be a list of module paths, not a string.')
+    """Import the modules that declare variables (``REMOTEVARS_MODULES``, checked by ``_validate``)."""
     for module in modules or ():
         try:
             importlib.import_module(module)
@@ -405,22 +441,25 @@ def _call_loader(loader: Callable[[Any], Any], current: Any, what: str) -> Any:
         return None
 
 
-def _is_reloader_watcher() -> bool:
-    """Return whether this process is the watcher of ``flask run``'s reloader (it never serves).
+def _process_kind() -> Literal['serving', 'watcher', 'command']:
+    """Return what this process does with the app: serve requests, watch files for ``flask run``'s
+    reloader (it never serves), or run another ``flask`` command (``routes``, ``shell``, ``vars ...``).
 
-    The watcher loads the app too, then restarts a child process (``WERKZEUG_RUN_MAIN=true``) that
-    serves; only that child should run a refresh worker. An ``app.run(use_reloader=True)`` watcher
-    cannot be told apart when the app is created: it starts a worker that idles.
+    A WSGI server or a script has no click context: it serves. ``flask run``'s watcher loads the app
+    too, then restarts a child (``WERKZEUG_RUN_MAIN=true``) that serves. An
+    ``app.run(use_reloader=True)`` watcher cannot be told apart when the app is created: it serves.
     """
     if os.environ.get('WERKZEUG_RUN_MAIN') == 'true':
-        return False
+        return 'serving'
     from flask.cli import run_command
     from flask.helpers import get_debug_flag
 
     context = click.get_current_context(silent=True)
+    if context is None:
+        return 'serving'
     while context is not None:
         if context.command is run_command:
             reload = context.params.get('reload')
-            return bool(get_debug_flag() if reload is None else reload)
+            return 'watcher' if (get_debug_flag() if reload is None else reload) else 'serving'
         context = context.parent
-    return False
+    return 'command'

@@ -8,6 +8,8 @@ Stable API used by several test packages:
 - ``server_process(db_path, port=None, ...)``: ``remotevars serve`` as a subprocess; yields a
   :class:`ServerProcess` (``.url``, keys, ``.kill()`` (SIGKILL), ``.stop()`` (SIGTERM), ``.start()``,
   ``.restart()``).
+- ``silent_server()``: a stand-in on 127.0.0.1 that accepts connections, counts them and never answers;
+  yields a :class:`SilentServer` (``.url``, ``.connections``).
 - ``free_port()``, ``seed_variable(url, write_key, body)``, ``add_version(url, write_key, name, value)``,
   ``variable_body(name, ...)``.
 """
@@ -32,13 +34,15 @@ import httpx
 
 __all__ = [
     'RunningServer',
-    'add_version',
     'ServerProcess',
+    'SilentServer',
+    'add_version',
     'api_client',
     'free_port',
     'running_server',
     'seed_variable',
     'server_process',
+    'silent_server',
     'variable_body',
     'wait_until_ready',
 ]
@@ -406,3 +410,50 @@ def _write_body(shape: Mapping[str, Any]) -> dict[str, Any]:
     fields = ('name', 'description', 'rollout', 'overrides', 'json_schema', 'type_name', 'aliases', 'example')
     body = {f: shape[f] for f in (*fields, 'template_inputs_schema')}
     return {**body, 'labels': labels}
+
+
+class SilentServer:
+    """A stand-in for a variables server: accepts connections on 127.0.0.1, counts them, never answers."""
+
+    def __init__(self) -> None:
+        self._listener = _bind(0)
+        self._listener.listen(64)
+        self._listener.settimeout(0.05)
+        self._held: list[socket.socket] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, name='silent-server', daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f'http://127.0.0.1:{self._listener.getsockname()[1]}'
+
+    @property
+    def connections(self) -> int:
+        """How many connections were accepted so far."""
+        return len(self._held)
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                connection, _ = self._listener.accept()
+            except OSError:  # the 0.05 s timeout, or the listener closed
+                continue
+            self._held.append(connection)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._listener.close()
+        for connection in self._held:
+            connection.close()
+
+
+@contextlib.contextmanager
+def silent_server() -> Iterator[SilentServer]:
+    """Run a :class:`SilentServer` for the block."""
+    server = SilentServer()
+    try:
+        yield server
+    finally:
+        server.close()

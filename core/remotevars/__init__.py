@@ -27,37 +27,37 @@ from remotevars._errors import (
     VariableSerializationError,
     VariableWriteError,
 )
-from remotevars._events import RefreshEvent, VariableChange, VariableState
+from remotevars._events import OverrideState, RefreshEvent, VariableChange, VariableState
 from remotevars._options import LocalVariablesOptions, VariablesOptions
 from remotevars._result import ResolutionReason, ResolvedVariable, active_variables
 from remotevars._targeting import targeting_context
 from remotevars._template_variable import TemplateVariable
 from remotevars._variable import ResolveFunction, Variable, is_resolve_function
-from remotevars.config import (
-    Condition,
-    KeyIsNotPresent,
-    KeyIsPresent,
-    LabeledValue,
-    LabelRef,
-    LatestVersion,
-    Rollout,
-    RolloutOverride,
-    ValueDoesNotEqual,
-    ValueDoesNotMatchRegex,
-    ValueEquals,
-    ValueIsIn,
-    ValueIsNotIn,
-    ValueMatchesRegex,
-    VariableConfig,
-    VariablesConfig,
-    VariableTypeConfig,
-)
 from remotevars.providers import LocalProvider, ProviderStatus, VariableProvider
 
 if TYPE_CHECKING:
     from remotevars._compose import ComposedReference
     from remotevars._plan import DescriptionDifference, LabelValidationError, SyncMode, ValidationReport
     from remotevars._template import TemplateFieldIssue, TemplateMismatchPolicy
+    from remotevars.config import (
+        Condition,
+        KeyIsNotPresent,
+        KeyIsPresent,
+        LabeledValue,
+        LabelRef,
+        LatestVersion,
+        Rollout,
+        RolloutOverride,
+        ValueDoesNotEqual,
+        ValueDoesNotMatchRegex,
+        ValueEquals,
+        ValueIsIn,
+        ValueIsNotIn,
+        ValueMatchesRegex,
+        VariableConfig,
+        VariablesConfig,
+        VariableTypeConfig,
+    )
     from remotevars.push import (
         variables_build_config,
         variables_pull_config,
@@ -69,8 +69,31 @@ if TYPE_CHECKING:
 
 __version__ = '0.1.0'
 
-# The workflows need the HTTP client and the planning code; an app that only reads never loads them.
+# The workflows need the HTTP client and the planning code, and the pydantic models of configs are only
+# needed to build, push or pull one: an app that only reads never loads them.
 _LAZY = {
+    **dict.fromkeys(
+        (
+            'Condition',
+            'KeyIsNotPresent',
+            'KeyIsPresent',
+            'LabeledValue',
+            'LabelRef',
+            'LatestVersion',
+            'Rollout',
+            'RolloutOverride',
+            'ValueDoesNotEqual',
+            'ValueDoesNotMatchRegex',
+            'ValueEquals',
+            'ValueIsIn',
+            'ValueIsNotIn',
+            'ValueMatchesRegex',
+            'VariableConfig',
+            'VariablesConfig',
+            'VariableTypeConfig',
+        ),
+        'remotevars.config',
+    ),
     **dict.fromkeys(
         (
             'variables_build_config',
@@ -117,6 +140,7 @@ __all__ = [
     'LatestVersion',
     'LocalProvider',
     'LocalVariablesOptions',
+    'OverrideState',
     'ProviderStatus',
     'RefreshEvent',
     'RefreshListener',

@@ -11,6 +11,7 @@ import logging
 import os
 import random
 import re
+import sys
 import threading
 import time
 import weakref
@@ -103,6 +104,8 @@ class Client:
         self._lock = threading.RLock()
         self._first_attempt = threading.Event()
         self._first_deadline: float | None = None
+        #: Options given to ``configure(..., lazy=True)`` and not started yet.
+        self._pending: VariablesOptions | LocalVariablesOptions | None = None
         _CLIENTS.add(self)
 
     def __repr__(self) -> str:
@@ -235,11 +238,17 @@ class Client:
 
     # -- configuring ----------------------------------------------------------------------------
 
-    def configure(self, variables: VariablesOptions | LocalVariablesOptions | None = None) -> None:
+    def configure(
+        self, variables: VariablesOptions | LocalVariablesOptions | None = None, *, lazy: bool = False
+    ) -> None:
         """Choose where configs come from; replaces (and shuts down) any previous provider.
 
-        Raises :class:`ConfigurationError` when the options cannot work (for instance an unreadable
-        local file); the previous provider is already stopped then and defaults are served.
+        ``lazy=True`` connects only when something needs the config: the first read that finds no
+        config (it then waits as usual), :meth:`start`, :meth:`wait_for_first_config` or
+        :meth:`refresh`; a process that never reads never connects (command-line tools). Raises
+        :class:`ConfigurationError` when the options cannot work (for instance an unreadable local
+        file); the previous provider is already stopped then and defaults are served. A lazy start
+        that fails is logged instead, and defaults are served.
         """
         with self._lock:
             previous, self._provider = self._provider, None
@@ -247,11 +256,36 @@ class Client:
                 previous.shutdown(0.2)
             self._first_attempt = threading.Event()
             self._options = variables
+            self._pending = None
+            self._first_deadline = None
             if variables is None:
                 self._snapshot = Snapshot.empty('no_provider')
                 return
-            provider = self._make_provider(variables)
             self._snapshot = Snapshot.empty('missing_config')
+            if lazy:
+                self._pending = variables
+                return
+        self._start(variables)
+
+    def start(self) -> None:
+        """Start a provider configured with ``lazy=True`` now (nothing to do otherwise).
+
+        Raises :class:`ConfigurationError` when its options cannot work; defaults are served then.
+        """
+        with self._lock:
+            options, self._pending = self._pending, None
+        if options is not None:
+            self._start(options)
+
+    def _start_quietly(self) -> None:
+        try:
+            self.start()
+        except Exception:  # reads never raise: a lazy start that fails serves defaults
+            logger.exception('remotevars could not start its variables source; code defaults are served')
+
+    def _start(self, variables: VariablesOptions | LocalVariablesOptions) -> None:
+        with self._lock:
+            provider = self._make_provider(variables)
             self._first_deadline = (
                 time.monotonic() + variables.first_resolve_timeout
                 if isinstance(variables, VariablesOptions) and variables.block_before_first_resolve
@@ -327,14 +361,20 @@ class Client:
         return issues
 
     def _wait_for_first_config(self, snapshot: Snapshot) -> Snapshot:
-        """Block (until the first-resolve deadline at most) for the provider's first attempt."""
+        """Start a lazy provider, then block (until the first-resolve deadline at most) for its first attempt.
+
+        Never blocks a thread running an event loop: a read there serves what is in force (an async
+        view must not stall every other request of its server while a config is fetched).
+        """
+        if self._pending is not None:
+            self._start_quietly()
         deadline = self._first_deadline
         if deadline is not None:
             remaining = deadline - time.monotonic()
-            if remaining > 0:
-                self._first_attempt.wait(remaining)
-            else:
+            if remaining <= 0:
                 self._first_deadline = None
+            elif not _on_event_loop():
+                self._first_attempt.wait(remaining)
         return self._snapshot
 
     # -- runtime --------------------------------------------------------------------------------
@@ -361,19 +401,32 @@ class Client:
         return _Activated(self)
 
     def request_scope(
-        self, targeting_key: Any = None, attributes: Mapping[str, Any] | None = None, *, activate: bool = True
+        self,
+        targeting_key: Any = None,
+        attributes: Mapping[str, Any] | None = None,
+        *,
+        activate: bool = True,
+        key_loader: Callable[[], Any] | None = None,
     ) -> RequestScope:
         """Return the scope of one request: this client's snapshot pinned, the targeting key and
         attributes set, and (``activate``) this client's config used for every variable read.
         Without a targeting key the scope draws one at random, so its reads agree with each other.
+        ``key_loader`` (without ``targeting_key``) computes the key on the first read that needs one
+        (a rollout between labels, a resolve function), so a request that needs none never asks for it
+        (no user lookup, no anonymous cookie).
 
         Use it as a context manager, or call ``enter()`` / ``exit()`` from framework hooks; the
         Django middleware and the Flask extension enter one per request.
         """
-        return RequestScope(self, targeting_key, attributes, activate)
+        return RequestScope(self, targeting_key, attributes, activate, key_loader)
 
     def wait_for_first_config(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` seconds for the provider's first attempt; return whether a config is in force."""
+        """Wait up to ``timeout`` seconds for the provider's first attempt; return whether a config is in force.
+
+        A lazy provider is started first (a failure to start is logged; the result is then False).
+        """
+        if self._pending is not None:
+            self._start_quietly()
         if self._provider is not None:
             self._first_attempt.wait(timeout)
         return self._snapshot.state in ('loaded', 'cached')
@@ -390,15 +443,21 @@ class Client:
                 self._listeners.remove(listener)
 
     def refresh(self, force: bool = False) -> None:
-        """Ask the provider to refresh now."""
+        """Ask the provider to refresh now (a lazy one is started)."""
+        if self._pending is not None:
+            self._start_quietly()
         provider = self._provider
         if provider is not None:
             provider.refresh(force=force)
 
     def status(self) -> ProviderStatus:
-        """Return the provider's status (kind ``none`` when nothing is configured)."""
+        """Return the provider's status (kind ``none`` when nothing is configured, ``pending`` before a lazy start)."""
         provider = self._provider
-        return ProviderStatus(kind='none', source='') if provider is None else provider.status()
+        if provider is not None:
+            return provider.status()
+        if self._pending is not None:
+            return ProviderStatus(kind='pending', source='(connects on the first read)')
+        return ProviderStatus(kind='none', source='')
 
     def shutdown(self, timeout: float = 1.0) -> None:
         """Stop the provider's background work; reads go on serving the last config."""
@@ -448,18 +507,54 @@ class _Pinned:
             self._token = None
 
 
+class _LoadedKey(TargetingState):
+    """A targeting state whose default key is computed by the first read that needs it."""
+
+    __slots__ = ('_key', '_loader')
+
+    def __init__(
+        self, loader: Callable[[], Any], by_variable: Mapping[str, Any], attributes: Mapping[str, Any] | None
+    ) -> None:
+        self._loader: Callable[[], Any] | None = loader
+        self._key: Any = None
+        super().__init__(None, by_variable, attributes)
+
+    @property
+    def default_key(self) -> Any:
+        loader = self._loader
+        if loader is not None:
+            self._loader = None
+            try:
+                self._key = loader()
+            except Exception:
+                logger.exception('The targeting key loader raised; this request draws a random key')
+            if self._key is None:
+                self._key = f'anonymous-{random.getrandbits(64):016x}'
+        return self._key
+
+    @default_key.setter
+    def default_key(self, value: Any) -> None:
+        self._key = value
+
+
 class RequestScope:
     """One request's view of a client; see :meth:`Client.request_scope`. Enter once, exit once."""
 
-    __slots__ = ('_activate', '_attributes', '_client', '_key', '_token')
+    __slots__ = ('_activate', '_attributes', '_client', '_key', '_key_loader', '_token')
 
     def __init__(
-        self, client: Client, targeting_key: Any, attributes: Mapping[str, Any] | None, activate: bool
+        self,
+        client: Client,
+        targeting_key: Any,
+        attributes: Mapping[str, Any] | None,
+        activate: bool,
+        key_loader: Callable[[], Any] | None = None,
     ) -> None:
         self._client = client
         self._key = targeting_key
         self._attributes = attributes
         self._activate = activate
+        self._key_loader = key_loader
         self._token: Token[Scope | None] | None = None
 
     def enter(self) -> Snapshot:
@@ -473,12 +568,17 @@ class RequestScope:
             attributes = {**outer.attributes, **attributes} if attributes else outer.attributes
         by_variable = outer.by_variable if outer is not None else {}
         key = self._key
-        if key is None:
-            # Without a key every read would draw afresh; one draw per scope keeps a request's reads
-            # (a view and its template) on the same labels.
-            key = f'anonymous-{random.getrandbits(64):016x}'
+        targeting: TargetingState
+        if key is None and self._key_loader is not None:
+            targeting = _LoadedKey(self._key_loader, by_variable, attributes)
+        else:
+            if key is None:
+                # Without a key every read would draw afresh; one draw per scope keeps a request's reads
+                # (a view and its template) on the same labels.
+                key = f'anonymous-{random.getrandbits(64):016x}'
+            targeting = TargetingState(key, by_variable, attributes)
         active = client if self._activate else (None if scope is None else scope.client)
-        self._token = SCOPE.set(Scope(active, pinned, TargetingState(key, by_variable, attributes)))
+        self._token = SCOPE.set(Scope(active, pinned, targeting))
         return snapshot
 
     def exit(self) -> None:
@@ -513,6 +613,12 @@ class _Activated:
         if self._token is not None:
             SCOPE.reset(self._token)
             self._token = None
+
+
+def _on_event_loop() -> bool:
+    """Return whether this thread is running an asyncio event loop (without importing asyncio)."""
+    asyncio = sys.modules.get('asyncio')
+    return asyncio is not None and asyncio._get_running_loop() is not None
 
 
 def _after_fork_in_child() -> None:

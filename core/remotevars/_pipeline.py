@@ -20,8 +20,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-from pydantic import ValidationError
-from pydantic_core import PydanticSerializationError
+from pydantic_core import PydanticSerializationError, ValidationError
 
 from remotevars._compose import OPEN, ComposedReference, composition_errors, expand_references, first_fatal_error
 from remotevars._errors import VariableCompositionError

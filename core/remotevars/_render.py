@@ -25,6 +25,7 @@ __all__ = [
     'format_validation_report',
     'message',
     'palette',
+    'ReferenceGate',
     'reference_gate',
     'render_config_plan',
     'render_push_plan',
@@ -154,27 +155,50 @@ def _reference_lines(plan: PushPlan, p: Palette) -> list[str]:
     return lines
 
 
-def reference_gate(plan: PushPlan, *, strict: bool, colors: bool) -> tuple[str, str | None]:
-    """Return what push prints about reference and template-field problems, and the refusal (None: go on).
+@dataclass(frozen=True, slots=True)
+class ReferenceGate:
+    """What push says about reference and template-field problems.
+
+    ``notes``: warnings printed with the plan (empty when there is nothing to say). ``error``: the
+    refusal as the Python functions print it, and ``reason`` the one line a command prints instead;
+    both None when the push may go on.
+    """
+
+    notes: str
+    error: str | None = None
+    reason: str | None = None
+
+
+def reference_gate(
+    plan: PushPlan,
+    *,
+    strict: bool,
+    colors: bool,
+    strict_flag: str = 'strict=True',
+    no_strict_flag: str = 'strict=False',
+) -> ReferenceGate:
+    """Return what push prints about reference and template-field problems, and whether it refuses.
 
     Cycles always refuse; missing references and undeclared fields refuse when ``strict`` and warn
-    otherwise. The text is empty when there is nothing to say.
+    otherwise. ``strict_flag`` / ``no_strict_flag`` name the options in hints (keyword arguments for
+    the Python functions, flags for commands).
     """
     if plan.reference_cycles:
         text = (
             'Error: reference cycle(s) detected.\nA cyclic reference can never resolve, so this is blocked '
-            'even without strict=True. Fix the cycle before pushing.'
+            f'even without {strict_flag}. Fix the cycle before pushing.'
         )
-        return message(text, 'red', colors), plan.reference_cycles[0]
+        return ReferenceGate('', message(text, 'red', colors), plan.reference_cycles[0])
     lines: list[str] = []
     if plan.reference_errors:
         if strict:
-            text = 'Error: Reference errors found.\nFix these references or set strict=False to proceed anyway.'
-            return message(text, 'red', colors), plan.reference_errors[0]
+            text = f'Error: Reference errors found.\nFix these references or set {no_strict_flag} to proceed anyway.'
+            reason = f'{plan.reference_errors[0]} (pass {no_strict_flag} to proceed anyway)'
+            return ReferenceGate('', message(text, 'red', colors), reason)
         lines.append(
             message(
                 f'Warning: {len(plan.reference_errors)} reference(s) point at variable(s) not found in this push '
-                '(see above). The affected variables will not resolve until those exist; re-run with strict=True '
+                f'(see above). The affected variables will not resolve until those exist; re-run with {strict_flag} '
                 'to block on this.',
                 'yellow',
                 colors,
@@ -184,18 +208,19 @@ def reference_gate(plan: PushPlan, *, strict: bool, colors: bool) -> tuple[str, 
         if strict:
             text = (
                 'Error: Template field issues found.\nFix the template `{{field}}` references or update the '
-                'variable inputs_type, or set strict=False to proceed anyway.'
+                f'variable inputs_type, or set {no_strict_flag} to proceed anyway.'
             )
-            return '\n'.join([*lines, message(text, 'red', colors)]), plan.template_field_issues[0].describe()
+            reason = f'{plan.template_field_issues[0].describe()} (pass {no_strict_flag} to proceed anyway)'
+            return ReferenceGate('\n'.join(lines), message(text, 'red', colors), reason)
         lines.append(
             message(
                 f'Warning: {len(plan.template_field_issues)} template field issue(s) found (see above). Undeclared '
-                'fields render to an empty string at runtime; re-run with strict=True to block on this.',
+                f'fields render to an empty string at runtime; re-run with {strict_flag} to block on this.',
                 'yellow',
                 colors,
             )
         )
-    return '\n'.join(lines), None
+    return ReferenceGate('\n'.join(lines))
 
 
 def _description_lines(differences: Sequence[DescriptionDifference], p: Palette) -> list[str]:

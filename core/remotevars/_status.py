@@ -1,17 +1,23 @@
 """What a client is serving, as data and as text: shown by ``vars_status``, ``flask vars status``
-and the status pages, so all of them say the same thing.
+and the status pages, so all of them say the same thing; and the status commands' outcome.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final, TextIO
+
+from remotevars._outcome import Outcome
 
 if TYPE_CHECKING:
     from remotevars._client import Client
 
-__all__ = ['ClientReport', 'VariableReport', 'client_report', 'format_report']
+__all__ = ['ClientReport', 'VariableReport', 'client_report', 'format_report', 'report_outcome', 'run_status']
+
+#: How long a status command waits, after the first config, for the update stream to connect.
+_STREAM_GRACE: Final = 1.0
+_POLL: Final = 0.02
 
 
 @dataclass(frozen=True)
@@ -106,3 +112,52 @@ def format_report(report: ClientReport, *, now: float | None = None) -> str:
         extra = f', {v.overrides} override(s)' if v.overrides else ''
         lines.append(f'  {v.name} [{v.type_name}]: labels {labels}; rollout {rollout}{extra}')
     return '\n'.join(lines)
+
+
+def report_outcome(report: ClientReport) -> Outcome:
+    """Return how a status command ends for ``report``: done only when a source is configured, its
+    config is loaded and (for a server) the server answers; otherwise an ``error`` (exit 2) saying why."""
+    if report.kind == 'none':
+        return Outcome(
+            'usage',
+            'No variables source is configured (REMOTEVARS_BASE_URL and REMOTEVARS_API_KEY, or '
+            'REMOTEVARS_LOCAL_CONFIG): every variable serves its code default.',
+        )
+    error = f' ({report.last_error})' if report.last_error else ''
+    if report.state == 'cached':
+        return Outcome('error', f'{report.source} cannot be reached{error}: serving the config of the cache file.')
+    if report.state != 'loaded':
+        return Outcome('error', f'No config loaded from {report.source}{error}: serving code defaults.')
+    if report.connected is False:
+        return Outcome('error', f'{report.source} cannot be reached{error}: serving the last config fetched.')
+    return Outcome('done')
+
+
+def _settled(client: Client, deadline: float) -> None:
+    """Wait (until ``deadline`` at most) for the provider's status to catch up with its first config,
+    and briefly for its update stream, so the report does not show a connection half made."""
+    grace = None
+    while time.monotonic() < deadline:
+        status = client.status()
+        if status.kind == 'none':
+            return
+        if status.last_refresh is None and status.last_error is None:
+            time.sleep(_POLL)
+            continue
+        if status.stream_connected is not False or not status.connected:
+            return
+        grace = time.monotonic() + _STREAM_GRACE if grace is None else grace
+        if time.monotonic() >= grace:
+            return
+        time.sleep(_POLL)
+
+
+def run_status(client: Client, timeout: float, out: TextIO) -> Outcome:
+    """Wait up to ``timeout`` seconds for ``client``'s first config, print its report to ``out``; return the outcome."""
+    deadline = time.monotonic() + timeout
+    client.wait_for_first_config(timeout)
+    _settled(client, deadline)
+    report = client_report(client)
+    out.write(format_report(report) + '\n')
+    out.flush()
+    return report_outcome(report)

@@ -17,8 +17,6 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, TypeVar
 
-from pydantic import TypeAdapter
-
 from remotevars._errors import TemplateInputsMismatchError
 from remotevars._pipeline import MISSING_REASON, RenderFunction, emit_warning
 from remotevars._resolve import resolve_value
@@ -26,6 +24,8 @@ from remotevars._result import ResolvedVariable
 from remotevars._variable import ResolveFunction, Variable, active_override
 
 if TYPE_CHECKING:
+    from pydantic import TypeAdapter
+
     from remotevars._client import Client
     from remotevars._template import TemplateMismatchPolicy
 
@@ -61,6 +61,8 @@ class TemplateVariable(Variable[T], Generic[T, InputsT]):
         super().__init__(name, type=type, default=default, description=description, client=client)
         self.inputs_type = inputs_type
         self.template_mismatch_policy: TemplateMismatchPolicy | None = template_mismatch_policy
+        from pydantic import TypeAdapter  # here: `import remotevars` does not load pydantic's models
+
         self._inputs_adapter: TypeAdapter[InputsT] = TypeAdapter(inputs_type)
         self._inputs_schema: dict[str, Any] | None = None
         self._inputs_schema_json = ''

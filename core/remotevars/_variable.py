@@ -18,7 +18,7 @@ from contextvars import ContextVar
 from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, TypeVar, cast
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic_core import ValidationError
 
 from remotevars._errors import VariableSerializationError
 from remotevars._pipeline import MISSING_REASON, SERIALIZE_ERRORS, Read, RenderFunction, emit_warning
@@ -27,6 +27,8 @@ from remotevars._result import ResolutionReason, ResolvedVariable
 from remotevars._scope import SCOPE
 
 if TYPE_CHECKING:
+    from pydantic import TypeAdapter
+
     from remotevars._client import Client
     from remotevars._resolve import CompiledVariable
     from remotevars._snapshot import Snapshot
@@ -113,6 +115,8 @@ class Variable(Generic[T]):
         self.value_type = type
         self.default = default
         self.description = description
+        from pydantic import TypeAdapter  # here: `import remotevars` does not load pydantic's models
+
         self.type_adapter: TypeAdapter[T] = TypeAdapter(type)
         self._client = client
         self._default_function: ResolveFunction[T] | None = (

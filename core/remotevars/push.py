@@ -11,6 +11,11 @@ before the first write, and writes already made are undone if a later one fails)
 Where the server is: an explicit ``api=`` (an :class:`~remotevars._api.ApiClient`), else
 ``base_url=`` / ``api_key=``, else the ``VariablesOptions`` given to ``configure()`` on the client,
 else the ``REMOTEVARS_BASE_URL`` / ``REMOTEVARS_API_KEY`` environment variables.
+
+The ``run_*`` functions return an :class:`Outcome` for every ending, so the command lines
+(:mod:`remotevars._commands`) decide exit codes in one place. A :class:`Console` says how the user is
+addressed: the Python functions print their errors with the plan and name keyword arguments
+(``strict=False``), the commands name their flags (``--no-strict``) and leave errors to one line on stderr.
 """
 
 from __future__ import annotations
@@ -21,12 +26,22 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any, Literal, TextIO
+from typing import TYPE_CHECKING, Any, Final, TextIO
+from urllib.parse import quote
+
+from pydantic import ValidationError
 
 from remotevars import _render
-from remotevars._api import ApiClient, resolve_base_url
-from remotevars._errors import ApiConnectionError, ApiError, BulkWriteUnsupported, ConfigurationError
+from remotevars._api import ApiClient, config_to_api_body, resolve_base_url
+from remotevars._errors import (
+    ApiConnectionError,
+    ApiError,
+    BulkWriteUnsupported,
+    ConfigurationError,
+    RemoteVarsError,
+)
 from remotevars._options import VariablesOptions
+from remotevars._outcome import Outcome
 from remotevars._plan import (
     ConfigPlan,
     PushPlan,
@@ -47,14 +62,21 @@ if TYPE_CHECKING:
     from remotevars._variable import Variable
 
 __all__ = [
+    'COMMAND_WORDING',
     'Console',
     'InputFunction',
     'Outcome',
+    'PYTHON_WORDING',
+    'Wording',
     'connect',
+    'load_config',
     'make_console',
+    'one_line',
+    'registered_types',
     'run_push',
     'run_push_config',
     'run_push_types',
+    'run_validate',
     'variables_build_config',
     'variables_pull_config',
     'variables_push',
@@ -66,11 +88,6 @@ __all__ = [
 InputFunction = Callable[[str], str]
 """Asks the user: shows the prompt it is given and returns the answer (like :func:`input`)."""
 
-NO_TERMINAL = (
-    'Refusing to apply changes without confirmation: there is no terminal to ask on '
-    '(pass yes=True or --yes to apply, or dry_run=True / --dry-run to preview).'
-)
-
 #: The reference's text, kept as is (remotevars has no reference checks, but scripts may match on it).
 DONE_WITH_WARNINGS = (
     'Done — changes applied, but with warnings above (see the Reference errors / incompatible label sections).'
@@ -78,31 +95,33 @@ DONE_WITH_WARNINGS = (
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
-    """How a workflow ended; ``ok`` is what the public function returns.
+class Wording:
+    """How messages name the options: keyword arguments for the Python functions, flags for commands."""
 
-    ``status``: ``applied``, ``dry_run``, ``no_changes`` (clean); ``refused`` (strict checks, no
-    terminal), ``aborted`` (answer was not yes), ``failed`` (the server rejected the write);
-    ``empty`` (nothing given to push) and ``error`` (misconfiguration or no connection).
-    ``reason`` is a one-line explanation for the non-clean ones.
-    """
-
-    status: Literal['applied', 'dry_run', 'no_changes', 'refused', 'aborted', 'failed', 'empty', 'error']
-    reason: str = ''
+    strict: str
+    no_strict: str
+    yes: str
+    dry_run: str
 
     @property
-    def ok(self) -> bool:
-        """True when changes were applied, or would be in a dry run."""
-        return self.status in ('applied', 'dry_run')
+    def proceed_anyway(self) -> str:
+        """The hint under a strict refusal."""
+        if self.no_strict.startswith('-'):
+            return f'Pass {self.no_strict} to proceed anyway.'
+        return f'Set {self.no_strict} to proceed anyway.'  # the reference's text
 
     @property
-    def exit_code(self) -> int:
-        """The command-line exit code: 0 clean, 1 refused or failed, 2 usage or connection error."""
-        if self.status in ('applied', 'dry_run', 'no_changes'):
-            return 0
-        if self.status in ('refused', 'aborted', 'failed'):
-            return 1
-        return 2
+    def no_terminal(self) -> str:
+        """Why a plan that needs confirmation was refused without a terminal."""
+        return (
+            'Refusing to apply changes without confirmation: there is no terminal to ask on '
+            f'(pass {self.yes} to apply, or {self.dry_run} to preview).'
+        )
+
+
+PYTHON_WORDING: Final = Wording(strict='strict=True', no_strict='strict=False', yes='yes=True', dry_run='dry_run=True')
+COMMAND_WORDING: Final = Wording(strict='--strict', no_strict='--no-strict', yes='--yes', dry_run='--dry-run')
+NO_TERMINAL: Final = PYTHON_WORDING.no_terminal
 
 
 # -- the edges: output, prompts, server ----------------------------------------------------------
@@ -110,11 +129,18 @@ class Outcome:
 
 @dataclass(frozen=True, slots=True)
 class Console:
-    """Where a workflow prints (``out``, coloured or not) and how it asks (``ask``; None: it cannot)."""
+    """Where a workflow prints (``out``, coloured or not) and how it asks (``ask``; None: it cannot).
+
+    ``wording`` names the options in hints. ``print_errors``: errors and refusals are printed with the
+    plan (the Python functions, as the reference does); a command sets it False and prints the
+    outcome's reason once, on stderr.
+    """
 
     out: TextIO
     colors: bool
     ask: InputFunction | None  # None: no way to ask (no terminal, or --no-input)
+    wording: Wording = PYTHON_WORDING
+    print_errors: bool = True
 
     def print(self, text: str = '') -> None:
         """Write ``text`` and a newline, flushed (a prompt may follow)."""
@@ -124,20 +150,29 @@ class Console:
         """Return ``text`` after a blank line, in ``color`` (a :class:`~remotevars._render.Palette` field) if on."""
         return _render.message(text, color, self.colors)
 
+    def fail(self, outcome: Outcome, text: str | None = None, *, color: str = 'red') -> Outcome:
+        """Print ``text`` (default: the reason) when this console prints errors; return ``outcome``."""
+        if self.print_errors:
+            self.print(self.color(outcome.reason if text is None else text, color).lstrip('\n'))
+        return outcome
+
     def confirm(self) -> Outcome | None:
         """Return None when the user agreed, else the outcome to stop with."""
         if self.ask is None:
-            self.print(NO_TERMINAL)
-            return Outcome('refused', NO_TERMINAL)
+            refusal = self.wording.no_terminal
+            if self.print_errors:
+                self.print(refusal)
+            return Outcome('refused', refusal)
         self.print()
         try:
             answer = self.ask(_render.PROMPT)
         except (EOFError, KeyboardInterrupt):
-            self.print(f'\n{_render.ABORTED}')
-            return Outcome('aborted', 'Aborted at the confirmation prompt.')
+            answer = ''
+            self.print()
         if answer.strip().lower() not in ('y', 'yes'):
-            self.print(_render.ABORTED)
-            return Outcome('aborted', 'Aborted at the confirmation prompt.')
+            if self.print_errors:
+                self.print(_render.ABORTED)
+            return Outcome('aborted', 'Aborted at the confirmation prompt: nothing was changed.')
         return None
 
 
@@ -152,13 +187,20 @@ def _terminal_ask(out: TextIO) -> InputFunction:
 
 
 def make_console(
-    file: TextIO | None, colors: bool | None, input_fn: InputFunction | None, *, can_prompt: bool | None = None
+    file: TextIO | None,
+    colors: bool | None,
+    input_fn: InputFunction | None,
+    *,
+    can_prompt: bool | None = None,
+    wording: Wording = PYTHON_WORDING,
+    print_errors: bool = True,
 ) -> Console:
     """Return the console the workflows print to and ask on.
 
     ``colors=None`` colours only a terminal. ``input_fn`` answers prompts (tests inject one); without
     it prompts read the terminal, and when stdin is not a terminal (or ``can_prompt`` is False) the
-    workflows refuse instead of waiting for an answer that cannot come.
+    workflows refuse instead of waiting for an answer that cannot come. ``wording`` and
+    ``print_errors``: see :class:`Console`.
     """
     out = file if file is not None else sys.stdout
     use_colors = _isatty(out) if colors is None else colors
@@ -171,7 +213,7 @@ def make_console(
         ask = _terminal_ask(out)
     else:
         ask = None
-    return Console(out, use_colors, ask)
+    return Console(out, use_colors, ask, wording, print_errors)
 
 
 def _isatty(stream: Any) -> bool:
@@ -265,23 +307,24 @@ def _apply_writes(api: ApiClient, upserts: Sequence[tuple[str, VariableConfig]],
 def _fetch(console: Console, get: Callable[[], Any], what: str) -> tuple[Any, Outcome | None]:
     try:
         return get(), None
-    except Exception as exc:  # any failure to read the server is reported the same way
-        console.print(console.color(f'Error fetching current {what}: {exc}', 'red').lstrip('\n'))
-        status: Literal['error'] = 'error'
-        return None, Outcome(status, f'Error fetching current {what}: {_one_line(exc)}')
+    except Exception as exc:  # any failure to read the server ends the workflow the same way
+        outcome = Outcome('error', f'Could not fetch the current {what} from the server: {one_line(exc)}')
+        return None, console.fail(outcome, f'Error fetching current {what}: {exc}')
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
+    """Return the text of ``exc`` on one line."""
     return ' '.join(str(exc).split())
 
 
 def _apply_failed(console: Console, exc: Exception) -> Outcome:
-    console.print(console.color(f'Error applying changes: {exc}', 'red').lstrip('\n'))
     cause = exc if isinstance(exc, ApiError) else exc.__cause__
-    # No connection, or a key that may not write: not the plan's fault, so a usage/connection error.
+    # No connection, or a key that may not write: not the plan's fault, so a connection/auth error.
     if isinstance(cause, ApiConnectionError) or (isinstance(cause, ApiError) and cause.status in (401, 403)):
-        return Outcome('error', f'Error applying changes: {_one_line(exc)}')
-    return Outcome('failed', f'Error applying changes (nothing was changed): {_one_line(exc)}')
+        outcome = Outcome('error', f'Could not apply the changes: {one_line(exc)}')
+    else:
+        outcome = Outcome('failed', f'The server rejected the changes (nothing was changed): {one_line(exc)}')
+    return console.fail(outcome, f'Error applying changes: {exc}')
 
 
 # -- push ----------------------------------------------------------------------------------------
@@ -305,8 +348,10 @@ def _gate(
     """
     if incompatible is not None:
         if strict:
-            console.print(console.color(f'Error: {incompatible}\nSet strict=False to proceed anyway.', 'red'))
-            return Outcome('refused', incompatible)
+            hint = console.wording.proceed_anyway
+            if console.print_errors:
+                console.print(console.color(f'Error: {incompatible}\n{hint}', 'red'))
+            return Outcome('refused', f'{incompatible} {hint}')
         console.print(console.color(f'Warning: {incompatible}', 'yellow'))
     if not has_changes:
         console.print(console.color(up_to_date, 'green'))
@@ -324,12 +369,12 @@ def run_push(
     *,
     dry_run: bool = False,
     yes: bool = False,
-    strict: bool = False,
+    strict: bool = True,
 ) -> Outcome:
     """Run ``variables_push`` against ``api`` printing to ``console``; returns the :class:`Outcome`."""
     if not variables:
         console.print('No variables to push. Create variables using remotevars.var() first.')
-        return Outcome('empty', 'No variables to push: none are registered (import them with --module).')
+        return Outcome('empty', 'No variables to push: none are registered.')
     server, failed = _fetch(console, api.list_variables, 'config')
     if failed is not None:
         return failed
@@ -337,13 +382,19 @@ def run_push(
     console.print(_render.render_push_plan(plan, colors=console.colors))
     if plan.serialization_errors:
         text = 'Error: some code defaults cannot be serialised to JSON (see above); nothing was sent.'
-        console.print(console.color(text, 'red'))
-        return Outcome('refused', plan.serialization_errors[0])
-    references, refusal = _render.reference_gate(plan, strict=strict, colors=console.colors)
-    if references:
-        console.print(references)
-    if refusal is not None:
-        return Outcome('refused', refusal)
+        reason = f'Some code defaults cannot be serialised to JSON; nothing was sent. {plan.serialization_errors[0]}'
+        return console.fail(Outcome('refused', reason), text)
+    references = _render.reference_gate(
+        plan,
+        strict=strict,
+        colors=console.colors,
+        strict_flag=console.wording.strict,
+        no_strict_flag=console.wording.no_strict,
+    )
+    if references.notes:
+        console.print(references.notes)
+    if references.reason is not None:
+        return console.fail(Outcome('refused', references.reason), references.error)
     incompatible = plan.incompatibility_message
     stopped = _gate(
         console,
@@ -381,7 +432,7 @@ def variables_push(
     *,
     dry_run: bool = False,
     yes: bool = False,
-    strict: bool = False,
+    strict: bool = True,
     client: Client | None = None,
     api: ApiClient | None = None,
     base_url: str | None = None,
@@ -394,8 +445,9 @@ def variables_push(
 
     ``variables=None`` pushes every variable registered on ``client`` (default: the default client).
     Prints the plan to ``file`` (stdout), asks ``Apply these changes? [y/N]`` unless ``yes``, applies
-    all or nothing. ``strict=True`` refuses when a server value would not validate against the local
-    type. Returns True when changes were applied (or would be, with ``dry_run``), False otherwise
+    all or nothing. Strict by default, as the reference is since 5.x: when a server value would not
+    validate against the local type the push is refused and nothing changes; ``strict=False`` warns
+    and applies. Returns True when changes were applied (or would be, with ``dry_run``), False otherwise
     (nothing to do, refused, aborted, or an error that was printed).
     """
     console = make_console(file, colors, input_fn)
@@ -422,11 +474,44 @@ def _with_api(
         with connect(client, api=api, base_url=base_url, api_key=api_key) as connected:
             return run(connected)
     except ConfigurationError as exc:
-        console.print(console.color(f'Error: {exc}', 'red').lstrip('\n'))
-        return Outcome('error', _one_line(exc))
+        return console.fail(Outcome('error', one_line(exc)), f'Error: {exc}')
 
 
 # -- push types ----------------------------------------------------------------------------------
+
+
+def registered_types(variables: Sequence[Variable[Any]]) -> list[Any]:
+    """Return the distinct types of ``variables`` worth pushing as reusable types, in declaration order.
+
+    Classes defined outside the standard library's builtins (pydantic models, dataclasses, enums...);
+    ``int``, ``str``, unions and other annotations are not reusable types.
+    """
+    found: list[Any] = []
+    for variable in variables:
+        value_type = variable.value_type
+        if isinstance(value_type, type) and value_type.__module__ != 'builtins' and value_type not in found:
+            found.append(value_type)
+    return found
+
+
+def _type_links(
+    variables: Sequence[Variable[Any]], pairs: Sequence[tuple[Any, str]], server: VariablesConfig
+) -> list[tuple[VariableConfig, str]]:
+    """Return ``(server variable, type name)`` for each variable whose pushed type is not yet its ``type_name``."""
+    names = {id(type_): name for type_, name in pairs}
+    links = []
+    for variable in variables:
+        name = names.get(id(variable.value_type))
+        existing = server.get_variable_config(variable.name) if name is not None else None
+        if name is not None and existing is not None and existing.type_name != name:
+            links.append((existing, name))
+    return links
+
+
+def _link_type(api: ApiClient, config: VariableConfig, type_name: str) -> None:
+    body = config_to_api_body(config)
+    body['type_name'] = type_name  # not in the Logfire write format; a remotevars server keeps it
+    api.request('PUT', f'/v1/variables/{quote(config.name, safe="")}/', json_body=body)
 
 
 def run_push_types(
@@ -436,7 +521,8 @@ def run_push_types(
     *,
     dry_run: bool = False,
     yes: bool = False,
-    strict: bool = False,
+    strict: bool = True,
+    variables: Sequence[Variable[Any]] = (),
 ) -> Outcome:
     """Run ``variables_push_types`` against ``api``; returns the :class:`Outcome`."""
     if not types:
@@ -447,20 +533,27 @@ def run_push_types(
     if failed is not None:
         return failed
     plan: TypesPlan = plan_push_types(pairs, server_types)
-    if plan.of('update'):
+    links: list[tuple[VariableConfig, str]] = []
+    if plan.of('update') or variables:
         try:
             server = api.list_variables()
         except Exception as exc:  # the check is advisory; the push can go on
             console.print(console.color(f'Warning: Could not check label compatibility: {exc}', 'yellow'))
         else:
-            plan = TypesPlan(plan.entries, type_label_incompatibilities(pairs, plan, server))
+            if plan.of('update'):
+                plan = TypesPlan(plan.entries, type_label_incompatibilities(pairs, plan, server))
+            links = _type_links(variables, pairs, server)
     console.print(_render.render_types_plan(plan, colors=console.colors))
+    if links:
+        console.print('\n=== Variables to link to their type (type_name) ===')
+        for config, name in links:
+            console.print(f'  ~ {config.name} -> {name}')
     incompatible = 'Some existing label values are incompatible with the new type schema.'
     stopped = _gate(
         console,
         incompatible if plan.incompatibilities else None,
         strict=strict,
-        has_changes=plan.has_changes,
+        has_changes=plan.has_changes or bool(links),
         up_to_date='No changes needed. Types are up to date.',
         dry_run=dry_run,
         yes=yes,
@@ -472,18 +565,24 @@ def run_push_types(
         for entry in plan.entries:
             if entry.action != 'unchanged':
                 api.upsert_variable_type(entry.body)
+        for config, name in links:
+            _link_type(api, config, name)
     except Exception as exc:  # reported like the reference does
         return _apply_failed(console, exc)
+    p = _render.palette(console.colors)
+    for config, name in links:
+        console.print(f'  {p.yellow}Linked {config.name} to type {name}{p.reset}')
     console.print(console.color('Done! Variable types synced successfully.', 'green'))
     return Outcome('applied')
 
 
 def variables_push_types(
-    types: Sequence[Any],
+    types: Sequence[Any] | None = None,
     *,
+    variables: Sequence[Variable[Any]] | None = None,
     dry_run: bool = False,
     yes: bool = False,
-    strict: bool = False,
+    strict: bool = True,
     client: Client | None = None,
     api: ApiClient | None = None,
     base_url: str | None = None,
@@ -495,17 +594,26 @@ def variables_push_types(
     """Push reusable type schemas (contract §6.3); items are a type or a ``(type, name)`` tuple.
 
     A type is named by its ``__name__`` (``str(type)`` for non-classes). Updated types are checked
-    against the values of server variables whose ``type_name`` is theirs; ``strict=True`` refuses
-    when one would not validate. Returns True when applied (or would be, with ``dry_run``).
+    against the values of server variables whose ``type_name`` is theirs; strict by default, so the
+    push is refused when one would not validate (``strict=False`` warns and applies).
+
+    ``types=None`` pushes the types of the variables registered on ``client`` (see
+    :func:`registered_types`) and links those variables: each one on the server gets its type's name
+    as ``type_name``. ``variables`` links those variables to the given types instead. Returns True
+    when applied (or would be, with ``dry_run``).
     """
     console = make_console(file, colors, input_fn)
+    if types is None:
+        variables = _local_variables(variables, client)
+        types = registered_types(variables)
+    linked = list(variables or ())
     return _with_api(
         console,
         client,
         api,
         base_url,
         api_key,
-        lambda a: run_push_types(types, a, console, dry_run=dry_run, yes=yes, strict=strict),
+        lambda a: run_push_types(types, a, console, dry_run=dry_run, yes=yes, strict=strict, variables=linked),
     ).ok
 
 
@@ -534,6 +642,23 @@ def variables_validate(
     return validate_report(local, server)
 
 
+def run_validate(variables: Sequence[Variable[Any]], api: ApiClient, console: Console) -> Outcome:
+    """Print the :class:`ValidationReport` of ``variables`` against ``api``'s server; returns the :class:`Outcome`.
+
+    ``invalid`` when a value does not fit or a variable is missing on the server, ``error`` when the
+    server cannot be read.
+    """
+    try:
+        report = variables_validate(variables, api=api)
+    except RemoteVarsError as exc:
+        return console.fail(Outcome('error', f'Could not fetch the current config from the server: {one_line(exc)}'))
+    console.print(report.format(colors=console.colors))
+    if report.has_errors:
+        problems = len({e.variable_name for e in report.errors}) + len(report.variables_not_on_server)
+        return Outcome('invalid', f'Validation failed: {problems} issue(s) found (see above).')
+    return Outcome('done')
+
+
 def variables_build_config(
     variables: Sequence[Variable[Any]] | None = None, *, client: Client | None = None
 ) -> VariablesConfig:
@@ -558,6 +683,22 @@ def variables_pull_config(
     """
     with connect(client, api=api, base_url=base_url, api_key=api_key) as connected:
         return connected.list_variables()
+
+
+def load_config(text: str | bytes, source: str) -> VariablesConfig:
+    """Return the :class:`VariablesConfig` in a config file's ``text`` (``source`` names the file).
+
+    Raises :class:`ConfigurationError` with a one-line message: the number of problems and the first one.
+    """
+    try:
+        return VariablesConfig.model_validate_json(text)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = '.'.join(str(p) for p in first['loc'])
+        location = f'{where}: ' if where else ''
+        raise ConfigurationError(
+            f'{source} is not a valid variables config ({exc.error_count()} error(s)); {location}{first["msg"]}'
+        ) from None
 
 
 # -- push config ---------------------------------------------------------------------------------

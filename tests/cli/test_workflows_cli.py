@@ -95,40 +95,50 @@ def test_push_yes_then_unchanged(server: RunningServer, api: ApiClient, module: 
 def test_push_without_terminal_refuses(server: RunningServer, api: ApiClient, module: str) -> None:
     result = invoke(server, 'push', '-m', module, input='y\n')
     assert result.exit_code == 1
-    assert result.stderr.startswith('Error: Refusing to apply changes without confirmation')
-    assert result.stderr.count('\n') == 1
+    assert result.stderr == (
+        'Error: Refusing to apply changes without confirmation: there is no terminal to ask on '
+        '(pass --yes to apply, or --dry-run to preview).\n'
+    )
+    assert 'Refusing' not in result.stdout  # the reason is on stderr only, once
     assert api.list_variables().variables == {}
     no_input = invoke(server, 'push', '-m', module, '--no-input')
     assert no_input.exit_code == 1
     assert api.list_variables().variables == {}
 
 
-def test_push_dry_run_and_strict(server: RunningServer, api: ApiClient, module: str) -> None:
+def test_push_is_strict_by_default(server: RunningServer, api: ApiClient, module: str) -> None:
     seed(server, 'limit', {'prod': '"many"'}, json_schema={'type': 'string'})
     before = api.list_variables()
-    dry = invoke(server, 'push', '-m', module, '--dry-run')
-    assert dry.exit_code == 0
+    refused = 'Error: Some schema changes will result in label values incompatible with the new schema. '
+    for args in ((), ('--strict',), ('--dry-run',)):
+        strict = invoke(server, 'push', '-m', module, '--yes', *args)
+        assert strict.exit_code == 1, args
+        assert strict.stderr == f'{refused}Pass --no-strict to proceed anyway.\n'
+        assert 'Error' not in strict.stdout and 'strict=False' not in strict.stdout
+    assert api.list_variables() == before
+    dry = invoke(server, 'push', '-m', module, '--no-strict', '--dry-run')
+    assert (dry.exit_code, dry.stderr) == (0, '')
     assert dry.stdout.endswith('\nDry run mode - no changes applied.\n')
     assert api.list_variables() == before
-    strict = invoke(server, 'push', '-m', module, '--strict', '--yes')
-    assert strict.exit_code == 1
-    assert strict.stderr == (
-        'Error: Some schema changes will result in label values incompatible with the new schema.\n'
-    )
-    assert api.list_variables() == before
+    applied = invoke(server, 'push', '-m', module, '--no-strict', '--yes')
+    assert (applied.exit_code, applied.stderr) == (0, '')
+    assert api.list_variables().variables['limit'].json_schema == {'type': 'integer'}
 
 
 def test_usage_and_connection_errors(server: RunningServer, module: str) -> None:
     no_vars = invoke(server, 'push', '--yes')
     assert no_vars.exit_code == 2
-    assert 'no variables are registered' in no_vars.stderr
+    assert no_vars.stderr == 'Error: No variables are registered: name the modules that declare them with --module.\n'
     bad_module = invoke(server, 'push', '-m', 'no_such_module_here')
     assert bad_module.exit_code == 2
-    assert "cannot import module 'no_such_module_here'" in bad_module.stderr
+    assert "Error: Cannot import module 'no_such_module_here'" in bad_module.stderr
     closed = f'http://127.0.0.1:{free_port()}'
     down = invoke(server, 'push', '-m', module, '--yes', '--base-url', closed)
     assert down.exit_code == 2
-    assert down.stderr.startswith('Error: Error fetching current config: GET /v1/variables/: ConnectError')
+    assert down.stderr.startswith(
+        'Error: Could not fetch the current config from the server: GET /v1/variables/: ConnectError'
+    )
+    assert down.stdout == ''
     assert down.stderr.count('\n') == 1
     no_key = CliRunner().invoke(
         main, ['validate', '-m', module, '--base-url', server.url], env={'REMOTEVARS_API_KEY': ''}
@@ -139,7 +149,8 @@ def test_usage_and_connection_errors(server: RunningServer, module: str) -> None
     assert down_validate.exit_code == 2
     read_only = invoke(server, 'push', '-m', module, '--yes', '--api-key', server.read_key)
     assert read_only.exit_code == 2
-    assert read_only.stderr.startswith('Error: Error applying changes: Failed to apply bulk write:')
+    assert read_only.stderr.startswith('Error: Could not apply the changes: Failed to apply bulk write:')
+    assert read_only.stderr.count('\n') == 1 and 'Error applying' not in read_only.stdout
     assert '403' in read_only.stderr and server.read_key not in read_only.stderr
 
 
@@ -153,7 +164,7 @@ def test_validate_clean_and_drifted(server: RunningServer, module: str) -> None:
     assert drifted.exit_code == 1
     assert '  ✗ limit (label: prod)\n' in drifted.stdout
     assert drifted.stdout.endswith('\nValidation failed: 1 issue(s) found.\n')
-    assert drifted.stderr == 'Error: validation failed: 1 issue(s) found\n'
+    assert drifted.stderr == 'Error: Validation failed: 1 issue(s) found (see above).\n'
 
 
 def test_build_pull_and_push_config(server: RunningServer, api: ApiClient, module: str, tmp_path: Path) -> None:
@@ -214,7 +225,8 @@ def test_build_config_unserialisable_default(
         assert "The code default of variable 'opaque' cannot be serialised to JSON" in result.stderr
         push = invoke(server, 'push', '-m', name, '--yes')
         assert push.exit_code == 1
-        assert 'nothing was sent' in push.stdout
+        assert push.stderr.startswith('Error: Some code defaults cannot be serialised to JSON; nothing was sent.')
+        assert push.stderr.count('\n') == 1
     finally:
         sys.modules.pop(name, None)
         remotevars.get_client().clear()
@@ -271,7 +283,7 @@ def test_real_subprocess_push_and_validate(server: RunningServer, tmp_path: Path
     assert validate.returncode == 1
     assert '  ✗ greeting (label: prod)\n' in validate.stdout
     assert '  ✗ greeting (label: latest)\n' in validate.stdout
-    assert validate.stderr == 'Error: validation failed: 1 issue(s) found\n'
+    assert validate.stderr == 'Error: Validation failed: 1 issue(s) found (see above).\n'
 
 
 def test_real_terminal_prompt(server: RunningServer, api: ApiClient, tmp_path: Path) -> None:

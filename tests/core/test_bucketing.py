@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 from typing import Any
 
 import pytest
 
 import remotevars
 from remotevars import LocalVariablesOptions, VariableConfig, VariablesConfig
-from remotevars._resolve import compile_rollout, draw, select_label
+from remotevars._resolve import compensated_sum, compile_rollout, draw, select_label
 from tests.conftest import FIXTURES
 
 REFERENCE = json.loads((FIXTURES / 'label_selection_reference.json').read_text())
@@ -35,9 +36,25 @@ def test_every_key_gets_the_reference_label_through_get(case: dict[str, Any], cl
 
 
 @pytest.mark.parametrize('case', REFERENCE['cases'], ids=[c['variable'] for c in REFERENCE['cases']])
-def test_population_matches_the_reference(case: dict[str, Any]) -> None:
+def test_population_is_the_reference_one_with_one_rule_for_every_interpreter(case: dict[str, Any]) -> None:
+    """The reference's remainder is ``1 - sum(weights)`` with the interpreter's ``sum()``, compensated since
+    Python 3.12; the fixture was recorded on 3.11, where weights such as 0.7 + 0.2 + 0.1 leave a code-default
+    slot of about 1e-16. remotevars keeps one rule everywhere, Python 3.12+'s (no such slot), so its processes
+    agree whatever their interpreter; every recorded key still gets its recorded label (the test above)."""
     rollout = compile_rollout(case['rollout'])
-    assert list(rollout.population) == case['population']
+    expected = case['population']
+    if expected[-1] is None and case['weights'][-1] < 1e-12:  # a slot that only float rounding made
+        expected = expected[:-1]
+    assert list(rollout.population) == expected
+
+
+@pytest.mark.parametrize(
+    'weights', [[0.7, 0.2, 0.1], [0.1] * 10, [0.34, 0.33, 0.33], [0.5, 0.25], [1e100, 1.0, -1e100]]
+)
+def test_the_remainder_rule_is_python_312_sum(weights: list[float]) -> None:
+    if sys.version_info >= (3, 12):
+        assert compensated_sum(weights) == sum(weights)
+    assert compensated_sum([0.7, 0.2, 0.1]) == 1.0  # on 3.11 too
 
 
 def test_seed_draw_golden_values() -> None:

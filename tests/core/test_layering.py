@@ -35,3 +35,18 @@ def test_importing_core_loads_no_framework() -> None:
     )
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == '[]'
+
+
+def test_import_remotevars_loads_only_the_read_path() -> None:
+    """``import remotevars`` stays light (issue 11: under 100 ms with ``-X importtime``, measured by hand):
+    no asyncio, no HTTP client, no pydantic models (configs, TypeAdapter), no workflows; reading a
+    lazily exported name loads its module then."""
+    heavy = ['asyncio', 'httpx', 'pydantic.main', 'remotevars.config', 'remotevars.push', 'remotevars._plan']
+    code = (
+        'import sys, remotevars\n'
+        f'print(sorted(m for m in {heavy!r} if m in sys.modules))\n'
+        'remotevars.VariablesConfig\n'
+        "print('remotevars.config' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ['[]', 'True']

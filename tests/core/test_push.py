@@ -113,7 +113,7 @@ def test_appendix_a_flow_line_for_line(server: RunningServer, api: ApiClient, cl
         client.var('newvar', type=str, default='hello', description='A new one'),
         client.var('fnvar', type=int, default=lambda key, attributes: 1),
     ]
-    ok, out = run_push(api, local, yes=True)
+    ok, out = run_push(api, local, yes=True, strict=False)  # the appendix shows the non-strict path
     assert ok
     error = (
         '1 validation error for int\n'
@@ -187,6 +187,19 @@ def test_schema_update_keeps_labels_aliases_example(
     assert after.labels == before.labels
     assert after.latest_version == before.latest_version  # no new version was created
     assert after.rollout == before.rollout
+
+
+def test_push_is_strict_by_default(server: RunningServer, api: ApiClient, client: remotevars.Client) -> None:
+    # Issue 15's repro: the server holds "not_an_int"; Logfire 5.4.0 returns False and changes nothing.
+    seed(server, 'limit', {'production': '"not_an_int"'}, json_schema={'type': 'string'})
+    before = api.list_variables()
+    limit = client.var('limit', type=int, default=0)
+    ok, out = run_push(api, [limit], yes=True)
+    assert not ok
+    assert out.endswith('Set strict=False to proceed anyway.\n')
+    assert api.list_variables() == before
+    assert remotevars.variables_push([limit], api=api, yes=True, strict=False, file=io.StringIO())
+    assert api.list_variables().variables['limit'].json_schema == {'type': 'integer'}
 
 
 def test_strict_refuses_and_changes_nothing(server: RunningServer, api: ApiClient, client: remotevars.Client) -> None:
@@ -372,7 +385,7 @@ def test_push_types_explicit_names_and_updates(server: RunningServer, api: ApiCl
     )
     assert api.list_variable_types()['FeatureConfig'].json_schema == FeatureConfig.model_json_schema()
     out = io.StringIO()
-    assert remotevars.variables_push_types(pairs, api=api, yes=True, file=out, colors=False)
+    assert remotevars.variables_push_types(pairs, api=api, yes=True, strict=False, file=out, colors=False)
     text = plain(out.getvalue())
     assert '\nSchema updates (1):\n  ~ FeatureConfig\n\nUnchanged (1):\n  = my_int\n' in text
     assert '\nWarning: Some existing label values are incompatible with the new type schema.\n' in text

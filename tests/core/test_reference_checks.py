@@ -104,19 +104,20 @@ class TestTemplateFieldIssues:
 class TestGate:
     def test_cycles_block_even_without_strict(self, client: remotevars.Client) -> None:
         plan = plan_push([client.var('a', default='@{a}@')], server_config())
-        text, refusal = reference_gate(plan, strict=False, colors=False)
-        assert refusal == 'Reference cycle detected: a -> a'
-        assert 'blocked even without strict=True' in text
+        gate = reference_gate(plan, strict=False, colors=False)
+        assert gate.reason == 'Reference cycle detected: a -> a'
+        assert gate.error is not None and 'blocked even without strict=True' in gate.error
         assert '=== Reference cycles (block the push) ===\n  ✗ Reference cycle detected: a -> a' in render_push_plan(
             plan, colors=False
         )
 
     def test_missing_reference_warns_or_refuses(self, client: remotevars.Client) -> None:
         plan = plan_push([client.var('a', default='@{gone}@')], server_config())
-        text, refusal = reference_gate(plan, strict=False, colors=False)
-        assert refusal is None and 'Warning: 1 reference(s) point at variable(s) not found' in text
-        text, refusal = reference_gate(plan, strict=True, colors=False)
-        assert refusal is not None and 'Error: Reference errors found.' in text
+        gate = reference_gate(plan, strict=False, colors=False)
+        assert gate.reason is None and 'Warning: 1 reference(s) point at variable(s) not found' in gate.notes
+        gate = reference_gate(plan, strict=True, colors=False, strict_flag='--strict', no_strict_flag='--no-strict')
+        assert gate.error is not None and 'Error: Reference errors found.' in gate.error
+        assert gate.reason is not None and gate.reason.endswith('(pass --no-strict to proceed anyway)')
 
 
 @pytest.fixture

@@ -79,12 +79,17 @@ def vars_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 @pytest.fixture
 def remote(vars_server: Any) -> Iterator[Any]:
-    """Point the settings at the server for one test; the client reconnects, and is shut down after."""
+    """Point the settings at the server for one test and opt in to it (test runs are hermetic otherwise);
+    the client connects, and is shut down after."""
     from django.test import override_settings
 
     import remotevars
+    from django_remotevars.test import live_variables
 
-    with override_settings(REMOTEVARS_BASE_URL=vars_server.url, REMOTEVARS_API_KEY=vars_server.read_key):
+    with (
+        override_settings(REMOTEVARS_BASE_URL=vars_server.url, REMOTEVARS_API_KEY=vars_server.read_key),
+        live_variables(),
+    ):
         yield vars_server
     assert remotevars.get_client().status().kind == 'none'
 

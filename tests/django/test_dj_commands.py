@@ -6,6 +6,7 @@ Each test gets a fresh server so the plans it checks do not depend on the other 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,8 +25,9 @@ from django.core.management.base import CommandError
 from django.test import override_settings
 
 import remotevars
+from django_remotevars import _runtime
 from tests.django.conftest import PROJECT, PROJECT_VARIABLES, SUBPROCESS_ENV, manage, seed, wait_for_version
-from tests.serverutil import running_server
+from tests.serverutil import free_port, running_server
 
 
 @pytest.fixture
@@ -106,8 +108,17 @@ def test_vars_push_subprocess_matches_the_core_command_line(server: Any) -> None
 
     refused = manage('vars_push', env=env)
     assert refused.returncode == 1
-    assert refused.stderr.strip().startswith('CommandError: Refusing to apply changes without confirmation')
-    assert len(refused.stderr.strip().splitlines()) == 1
+    core_refused = core_cli('push', '-m', 'rv_shop.variables', '-m', 'rv_extra_vars', env=env)
+    assert core_refused.returncode == 1
+    assert (
+        refused.stderr
+        == core_refused.stderr
+        == (
+            'Error: Refusing to apply changes without confirmation: there is no terminal to ask on '
+            '(pass --yes to apply, or --dry-run to preview).\n'
+        )
+    )
+    assert refused.stdout == core_refused.stdout
 
     applied = manage('vars_push', '--yes', env=env)
     assert applied.returncode == 0, applied.stderr
@@ -121,7 +132,7 @@ def test_vars_push_subprocess_matches_the_core_command_line(server: Any) -> None
 def test_vars_validate_call_command_and_subprocess(server: Any) -> None:
     target = {'base_url': server.url, 'api_key': server.read_key}
     count = len(registered_names())
-    with pytest.raises(CommandError, match=rf'validation failed: {count} issue\(s\) found') as missing:
+    with pytest.raises(CommandError, match=rf'Validation failed: {count} issue\(s\) found') as missing:
         run('vars_validate', **target)
     assert missing.value.returncode == 1
     run('vars_push', '--yes', base_url=server.url, api_key=server.write_key)
@@ -129,7 +140,7 @@ def test_vars_validate_call_command_and_subprocess(server: Any) -> None:
 
     seed(server, 'max_items', 'not a number')
     out = StringIO()
-    with pytest.raises(CommandError, match=r'validation failed: 1 issue\(s\) found') as invalid:
+    with pytest.raises(CommandError, match=r'Validation failed: 1 issue\(s\) found') as invalid:
         call_command('vars_validate', stdout=out, **target)
     assert invalid.value.returncode == 1
     assert '=== Validation Errors ===' in out.getvalue()
@@ -139,7 +150,7 @@ def test_vars_validate_call_command_and_subprocess(server: Any) -> None:
     core = core_cli('validate', '-m', 'rv_shop.variables', '-m', 'rv_extra_vars', env=env_for(server, server.read_key))
     assert (django.returncode, core.returncode) == (1, 1)
     assert django.stdout == core.stdout
-    assert django.stderr.strip() == 'CommandError: validation failed: 1 issue(s) found'
+    assert django.stderr == core.stderr == 'Error: Validation failed: 1 issue(s) found (see above).\n'
 
 
 def test_connection_and_configuration_errors_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -148,13 +159,13 @@ def test_connection_and_configuration_errors_exit_2(tmp_path: Path, monkeypatch:
     with pytest.raises(CommandError, match='No API key') as no_key:
         run('vars_pull')
     assert no_key.value.returncode == 2
-    with pytest.raises(CommandError, match='cannot fetch the server config') as unreachable:
+    with pytest.raises(CommandError, match='Could not fetch the current config from the server') as unreachable:
         run('vars_validate', base_url='http://127.0.0.1:9', api_key='k')
     assert unreachable.value.returncode == 2
 
     result = manage('vars_pull', '--base-url', 'http://127.0.0.1:9', '--api-key', 'k')
     assert result.returncode == 2
-    assert result.stderr.startswith('CommandError: cannot fetch the server config')
+    assert result.stderr.startswith('Error: Could not fetch the current config from the server')
     assert len(result.stderr.strip().splitlines()) == 1
 
 
@@ -240,8 +251,9 @@ def test_vars_push_types_call_command_and_subprocess(server: Any) -> None:
 def test_vars_status_call_command_and_subprocess(server: Any) -> None:
     version = seed(server, 'banner_text', 'Status')['labels']['production']['version']
     with override_settings(REMOTEVARS_BASE_URL=server.url, REMOTEVARS_API_KEY=server.read_key):
+        out = run('vars_status')  # starts the client: the command needs the server
         wait_for_version('banner_text', version)
-        out = run('vars_status')
+        _runtime.stop()
     assert f'Source:      remote {server.url}' in out
     assert 'State:       loaded' in out
     assert f'banner_text [str]: labels production=v{version}; rollout production 100%' in out
@@ -253,6 +265,67 @@ def test_vars_status_call_command_and_subprocess(server: Any) -> None:
     assert f'banner_text [str]: labels production=v{version}' in result.stdout
     assert 'Connected:   yes' in result.stdout
 
-    with override_settings(REMOTEVARS_BASE_URL=server.url), pytest.raises(CommandError, match='E001') as unusable:
-        run('vars_status')
+    try:
+        with override_settings(REMOTEVARS_BASE_URL=server.url), pytest.raises(CommandError, match='E001') as unusable:
+            run('vars_status')
+    finally:
+        _runtime.stop()  # the command started the client: this test opted in
     assert unusable.value.returncode == 2
+
+
+def test_vars_status_is_a_deploy_health_check(server: Any) -> None:
+    """Exit 0 only when connected and loaded; a wrong key, a server that is down or a wrong URL exit 2."""
+    seed(server, 'banner_text', 'Healthy')
+    down = f'http://127.0.0.1:{free_port()}'
+    cases = {
+        'healthy': env_for(server, server.read_key),
+        'wrong key': env_for(server, 'not-a-key'),
+        'down': {'REMOTEVARS_BASE_URL': down, 'REMOTEVARS_API_KEY': server.read_key},
+        'wrong URL': {'REMOTEVARS_BASE_URL': f'{server.url}/nope', 'REMOTEVARS_API_KEY': server.read_key},
+    }
+    environment = {**os.environ, **SUBPROCESS_ENV}
+    environment.pop('DJANGO_SETTINGS_MODULE', None)
+    processes = {
+        name: subprocess.Popen(
+            [sys.executable, str(PROJECT / 'manage.py'), 'vars_status', '--timeout', '3'],
+            cwd=PROJECT,
+            env={**environment, **env},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name, env in cases.items()
+    }
+    results = {}
+    for name, process in processes.items():
+        out, err = process.communicate(timeout=60)
+        results[name] = (process.returncode, out, err)
+    code, out, err = results['healthy']
+    assert code == 0, err
+    assert 'Update stream: yes' in out and 'Last refresh: never' not in out and 'Connected:   yes' in out
+    for name in ('wrong key', 'down', 'wrong URL'):
+        code, out, err = results[name]
+        assert code == 2, (name, out, err)
+        # One Error: line, last (the client's own log lines about the failure may come before it).
+        errors = [line for line in err.splitlines() if line.startswith('Error: ')]
+        assert len(errors) == 1 and err.splitlines()[-1] == errors[0], (name, err)
+        assert errors[0].startswith('Error: No config loaded from '), (name, err)
+
+
+def test_vars_push_types_defaults_to_the_registered_types_and_links_the_variables(server: Any) -> None:
+    target = {'base_url': server.url, 'api_key': server.write_key}
+    run('vars_push', '--yes', **target)
+    plan = run('vars_push_types', '--dry-run', **target)
+    assert '=== Variables to link to their type (type_name) ===\n  ~ agent_config -> AgentConfig' in plan
+    out = run('vars_push_types', '--yes', **target)
+    assert 'Linked agent_config to type AgentConfig' in out
+    headers = {'Authorization': f'bearer {server.read_key}'}
+    types = httpx.get(f'{server.url}/v1/variable-types/', headers=headers, timeout=5.0).json()
+    names = {
+        t['name'] for t in (types if isinstance(types, list) else types.get('types', types.get('variable_types', [])))
+    }
+    assert names == {'AgentConfig'}  # str, int... are not reusable types
+    variable = httpx.get(f'{server.url}/v1/variables/agent_config/', headers=headers, timeout=5.0).json()
+    assert variable['type_name'] == 'AgentConfig'
+    assert 'No changes needed. Types are up to date.' in run('vars_push_types', '--yes', **target)

@@ -16,7 +16,7 @@ from django.test import AsyncClient, Client, override_settings
 
 import remotevars
 from django_remotevars.middleware import ANONYMOUS_COOKIE, RemoteVarsMiddleware
-from tests.django.conftest import seed, wait_for_version
+from tests.django.conftest import seed, wait_for_version, wait_until
 
 
 def _label(value: str) -> dict[str, Any]:
@@ -34,6 +34,11 @@ def _seed_ab(server: Any, overrides: list[dict[str, Any]] | None = None) -> remo
     )
     config = remotevars.VariableConfig.model_validate(shape)
     wait_for_version('checkout_flow', config.labels['b'].version, label='b')
+    # The label versions may be those of an earlier seed: wait for the overrides too.
+    wait_until(
+        lambda: len(remotevars.get_client()._snapshot.lookup('checkout_flow').overrides) == len(config.overrides),  # type: ignore[union-attr]
+        message='checkout_flow overrides',
+    )
     return config
 
 
@@ -63,6 +68,7 @@ def test_two_users_land_in_their_labels(remote: Any) -> None:
                 'label': label,
                 'value': value,
                 'version': config.labels[label].version,
+                'reason': 'resolved',
             }
 
 
@@ -79,6 +85,19 @@ def test_an_anonymous_visitor_keeps_one_id_in_a_cookie(remote: Any) -> None:
     assert ANONYMOUS_COOKIE not in second.cookies  # not re-issued
     assert second.json()['key'] == anonymous_id
     assert Client().get('/flow/').json()['key'] != anonymous_id  # another visitor, another id
+
+
+@pytest.mark.django_db
+def test_the_anonymous_cookie_is_set_only_when_a_read_used_the_key(remote: Any) -> None:
+    _seed_ab(remote)  # checkout_flow: a 50/50 rollout needs a key; banner_text is not in the config
+    for path, status in (('/no-such-page/', 404), ('/pinning/', 200), ('/async-ping/', 200)):
+        response = Client().get(path)
+        assert response.status_code == status
+        assert ANONYMOUS_COOKIE not in response.cookies, path
+        assert 'Cookie' not in response.get('Vary', ''), path  # the user was not looked up: still cacheable
+    used = Client().get('/flow/')
+    assert len(used.cookies[ANONYMOUS_COOKIE].value) == 32
+    assert used.cookies[ANONYMOUS_COOKIE].value == used.json()['key']
 
 
 @pytest.mark.django_db

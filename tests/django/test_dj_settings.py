@@ -11,6 +11,7 @@ from django.test import override_settings
 
 import remotevars
 from django_remotevars import _runtime, conf
+from django_remotevars.test import live_variables
 from remotevars._settings import SETTINGS_DEFAULTS
 from tests.django.conftest import PROJECT_VARIABLES
 
@@ -41,8 +42,14 @@ def test_a_changed_local_config_setting_reconfigures_the_client(tmp_path: pytest
 
     assert banner_text.get().value == 'Welcome'
     with override_settings(REMOTEVARS_LOCAL_CONFIG=str(path), REMOTEVARS_WATCH_LOCAL_CONFIG=False):
-        assert remotevars.get_client().status().kind == 'local'
-        assert banner_text.get().value == 'From a file'
+        # A test run is hermetic: changing the settings alone connects to nothing.
+        assert remotevars.get_client().status().kind == 'none'
+        assert banner_text.get().value == 'Welcome'
+    with live_variables():
+        assert remotevars.get_client().status().kind == 'none'  # the project's settings name no source
+        with override_settings(REMOTEVARS_LOCAL_CONFIG=str(path), REMOTEVARS_WATCH_LOCAL_CONFIG=False):
+            assert remotevars.get_client().status().kind == 'local'
+            assert banner_text.get().value == 'From a file'
     assert remotevars.get_client().status().kind == 'none'
     assert banner_text.get().reason == 'no_provider'
 

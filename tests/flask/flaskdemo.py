@@ -1,7 +1,9 @@
 """A small Flask app used by the Flask extension's tests, in process and as a subprocess.
 
 ``create_app()`` reads ``FLASK_REMOTEVARS_*`` environment variables (``app.config.from_prefixed_env``)
-and then ``config``. When ``DEMO_EVENTS_DIR`` is set, every ``variables_refreshed`` signal appends a
+and then ``config``. ``/stream`` and ``/stream-template`` stream their answers (``stream_with_context``,
+``stream_template_string``), reading variables while the response is sent. When ``DEMO_EVENTS_DIR`` is
+set, every ``variables_refreshed`` signal appends a
 JSON line (pid, parent pid, time, source, changed names) to ``<pid>.jsonl`` there, so a test can see
 which processes run a refresh worker and when each one saw a change; each process that creates the
 app also leaves a ``loaded-<pid>`` file there.
@@ -12,11 +14,11 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, jsonify, render_template_string
+from flask import Flask, Response, jsonify, render_template_string, stream_template_string, stream_with_context
 from pydantic import BaseModel
 
 import remotevars
@@ -92,5 +94,21 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     @app.get('/page')
     def page() -> str:
         return render_template_string(PAGE, label=demo_rollout.get().label)
+
+    @app.get('/stream')
+    def stream() -> Response:
+        # How LLM answers are sent: the view reads, then the generator reads again while streaming.
+        in_view = demo_rollout.get().label
+
+        def generate() -> Iterator[str]:
+            yield f'{in_view}|'
+            yield f'{demo_banner.get().value}|{demo_banner.get().reason}|'
+            yield str(demo_rollout.get().label)
+
+        return Response(stream_with_context(generate()))
+
+    @app.get('/stream-template')
+    def stream_template() -> Response:
+        return Response(stream_template_string(PAGE, label=demo_rollout.get().label))
 
     return app

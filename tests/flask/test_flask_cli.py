@@ -65,7 +65,7 @@ def test_push_validate_and_dry_run(app: Flask, server: RunningServer) -> None:
     invalid = runner.invoke(args=['vars', 'validate'])
     assert invalid.exit_code == 1
     assert 'demo_limit' in invalid.stdout
-    assert invalid.stderr.startswith('Error: validation failed: 1 issue(s) found')
+    assert invalid.stderr == 'Error: Validation failed: 1 issue(s) found (see above).\n'
 
 
 def test_pull_build_config_and_push_config(app: Flask, server: RunningServer, tmp_path: Path) -> None:
@@ -111,11 +111,11 @@ def test_errors_end_with_one_line_and_the_core_exit_codes(app: Flask, server: Ru
     runner = app.test_cli_runner()
     unreachable = runner.invoke(args=['vars', 'pull', '--base-url', f'http://127.0.0.1:{free_port()}'])
     assert unreachable.exit_code == 2
-    assert unreachable.stderr.startswith('Error: cannot fetch the server config')
+    assert unreachable.stderr.startswith('Error: Could not fetch the current config from the server')
     assert unreachable.stderr.count('\n') == 1
     bad_module = runner.invoke(args=['vars', 'build-config', '-m', 'no_such_module_anywhere'])
     assert bad_module.exit_code == 2
-    assert "cannot import module 'no_such_module_anywhere'" in bad_module.stderr
+    assert "Error: Cannot import module 'no_such_module_anywhere'" in bad_module.stderr
 
 
 def test_no_api_key_is_a_usage_error(make_app: MakeApp, monkeypatch: pytest.MonkeyPatch) -> None:

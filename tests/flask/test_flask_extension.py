@@ -119,7 +119,7 @@ def test_unparsable_local_config_raises_and_leaves_no_state(make_app: MakeApp, t
     broken = tmp_path / 'broken.json'
     broken.write_text('{not json')
     app = make_app({'REMOTEVARS_LOCAL_CONFIG': str(broken)}, bare=True)
-    with pytest.raises(remotevars.ConfigurationError, match='Cannot load the local variables config'):
+    with pytest.raises(remotevars.ConfigurationError, match='E002.*is not valid JSON'):
         RemoteVars(app)
     assert EXTENSION_KEY not in app.extensions
 

@@ -51,7 +51,9 @@ def test_signals_carry_the_changes(make_app: MakeApp, tmp_path: Path) -> None:
 
     RemoteVars(app)  # the first load happens in init_app, in this thread
     assert [(c[0], c[1]['name'], c[1]['old']) for c in updated.calls] == [(app, 'demo_banner', None)]
-    assert updated.calls[0][1]['new'] == remotevars.VariableState(labels={'prod': 1}, rollout={'prod': 1.0})
+    assert updated.calls[0][1]['new'] == remotevars.VariableState(
+        labels={'prod': 1}, rollout={'prod': 1.0}, values={'prod': '"one"'}
+    )
     assert len(refreshed.calls) == 1
     assert refreshed.calls[0][1]['source'].endswith('c.json')
     assert [c.kind for c in refreshed.calls[0][1]['changes']] == ['created']
@@ -67,9 +69,11 @@ def test_signals_carry_the_changes(make_app: MakeApp, tmp_path: Path) -> None:
     assert thread != threading.main_thread().name  # sent from the file watcher's thread
     assert [(c.name, c.kind) for c in payload['changes']] == [('demo_banner', 'updated'), ('demo_limit', 'created')]
     by_name = {c[1]['name']: c[1] for c in updated.calls[1:]}
-    assert by_name['demo_banner']['old'] == remotevars.VariableState(labels={'prod': 1}, rollout={'prod': 1.0})
+    assert by_name['demo_banner']['old'] == remotevars.VariableState(
+        labels={'prod': 1}, rollout={'prod': 1.0}, values={'prod': '"one"'}
+    )
     assert by_name['demo_banner']['new'] == remotevars.VariableState(
-        labels={'prod': 1, 'next': 2}, rollout={'next': 1.0}
+        labels={'prod': 1, 'next': 2}, rollout={'next': 1.0}, values={'prod': '"one"', 'next': '"two"'}
     )
     assert by_name['demo_limit']['old'] is None
     variable_updated.disconnect(updated, app)

@@ -6,6 +6,7 @@ core reads when the settings leave them unset); in-process tests override the se
 
 from __future__ import annotations
 
+import json
 import os
 
 SECRET_KEY = 'remotevars-tests-only'
@@ -56,6 +57,9 @@ REMOTEVARS_MODULES = ['rv_extra_vars']
 REMOTEVARS_ATTRIBUTES = 'rv_shop.targeting.request_attributes'
 REMOTEVARS_POLLING_INTERVAL = 30.0
 REMOTEVARS_FIRST_RESOLVE_TIMEOUT = 5.0
+
+# Subprocess tests of bad or special settings add theirs as JSON (e.g. '{"REMOTEVARS_MODULES": "x"}').
+globals().update(json.loads(os.environ.get('RV_EXTRA_SETTINGS', '{}')))
 
 LOGGING = {
     'version': 1,

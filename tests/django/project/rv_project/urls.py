@@ -12,6 +12,7 @@ urlpatterns = [
     path('page/', views.page, name='page'),
     path('flow/', views.flow, name='flow'),
     path('async-flow/', views.async_flow, name='async-flow'),
+    path('async-ping/', views.async_ping, name='async-ping'),
     path('pinning/', views.pinning, name='pinning'),
     path('worker/', views.worker, name='worker'),
 ]

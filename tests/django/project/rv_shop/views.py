@@ -45,6 +45,7 @@ def _flow_payload() -> dict[str, Any]:
         'label': result.label,
         'value': result.value,
         'version': result.version,
+        'reason': result.reason,
     }
 
 
@@ -56,6 +57,11 @@ def flow(request: HttpRequest) -> JsonResponse:
 async def async_flow(request: HttpRequest) -> JsonResponse:
     """The same, from an async view (the middleware runs its async path under ASGI)."""
     return JsonResponse(_flow_payload())
+
+
+async def async_ping(request: HttpRequest) -> JsonResponse:
+    """An async view that reads no variable."""
+    return JsonResponse({'pong': True})
 
 
 def pinning(request: HttpRequest) -> HttpResponse:
