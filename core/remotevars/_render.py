@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Final
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from remotevars._diff import VariableDiff
     from remotevars._plan import ConfigPlan, DescriptionDifference, PushEntry, PushPlan, TypesPlan, ValidationReport
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     'render_config_plan',
     'render_push_plan',
     'render_types_plan',
+    'render_variable_diff',
 ]
 
 PROMPT: Final = 'Apply these changes? [y/N] '
@@ -234,6 +236,37 @@ def _description_lines(differences: Sequence[DescriptionDifference], p: Palette)
         lines.append(f'  {p.cyan}! {diff.variable_name}{p.reset}')
         lines.append(f'    Local:  {diff.local_description or "(none)"}')
         lines.append(f'    Server: {diff.server_description or "(none)"}')
+    return lines
+
+
+def render_variable_diff(diff: VariableDiff, *, colors: bool, indent: str = '    ') -> list[str]:
+    """Return the lines describing one variable's field-level change (none for a change with nothing to show).
+
+    Labels added, moved or removed, rollout weights before -> after, overrides added or removed, a
+    changed schema or description, then each destructive effect on a line of its own, in red.
+    """
+    from remotevars._diff import rollout_text
+
+    p = palette(colors)
+    lines: list[str] = []
+    for change in diff.labels:
+        if change.before is None:
+            lines.append(f'{indent}{p.green}+ label {change.label!r}: {change.after}{p.reset}')
+        elif change.after is None:
+            lines.append(f'{indent}{p.red}- label {change.label!r}: {change.before}{p.reset}')
+        else:
+            lines.append(f'{indent}{p.yellow}~ label {change.label!r}: {change.before} -> {change.after}{p.reset}')
+    if diff.rollout is not None:
+        before, after = diff.rollout
+        lines.append(f'{indent}{p.yellow}~ rollout: {rollout_text(before)} -> {rollout_text(after)}{p.reset}')
+    lines.extend(f'{indent}{p.red}- override: {text}{p.reset}' for text in diff.overrides_removed)
+    lines.extend(f'{indent}{p.green}+ override: {text}{p.reset}' for text in diff.overrides_added)
+    if diff.schema_changed:
+        lines.append(f'{indent}{p.yellow}~ schema changed{p.reset}')
+    if diff.description is not None:
+        before_text, after_text = diff.description
+        lines.append(f'{indent}{p.yellow}~ description: {before_text!r} -> {after_text!r}{p.reset}')
+    lines.extend(f'{indent}{p.bold}{p.red}DESTRUCTIVE: {reason}{p.reset}' for reason in diff.destructive)
     return lines
 
 

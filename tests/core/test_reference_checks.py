@@ -135,7 +135,7 @@ def test_push_sends_inputs_schema_and_reports_fields(server: RunningServer, clie
         assert 'Error: Template field issues found.' in out.getvalue()
         assert 'welcome' not in api.list_variables().variables  # strict: nothing written
         out = io.StringIO()
-        assert remotevars.variables_push([welcome], api=api, file=out, colors=False, yes=True)
+        assert remotevars.variables_push([welcome], api=api, file=out, colors=False, yes=True, strict=False)
         assert "⚠ welcome: {{extra}} is not declared in welcome's inputs_type schema" in out.getvalue()
         assert 'Done — changes applied, but with warnings above' in out.getvalue()
         stored = api.list_variables().variables['welcome']

@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from remotevars._diff import override_text, rollout_text, target_text
 from remotevars.cli._connection import (
     EXIT_REFUSED,
     EXIT_USAGE,
@@ -93,30 +94,9 @@ def _condition(pair: str) -> dict[str, Any]:
 
 
 def _target_text(target: LabeledValue | LabelRef) -> str:
-    if isinstance(target, LabeledValue):
-        return f'version {target.version}: {target.serialized_value}'
-    if target.ref == 'latest':
-        return f'-> latest (version {target.version})' if target.version is not None else '-> latest (no versions)'
-    if target.ref == 'code_default':
-        return '-> code default'
-    return f'-> label {target.ref!r}'
-
-
-def _rollout_text(labels: dict[str, float]) -> str:
-    if not labels:
-        return 'everyone -> code default'
-    parts = [f'{label}={weight:g}' for label, weight in labels.items()]
-    rest = 1.0 - sum(labels.values())
-    if rest > 1e-9:
-        parts.append(f'code default={rest:g}')
-    return ', '.join(parts)
-
-
-def _condition_text(condition: Any) -> str:
-    data = condition.model_dump(mode='json')
-    extra = {k: v for k, v in data.items() if k not in ('kind', 'attribute')}
-    operand = ' '.join(json.dumps(v) for v in extra.values())
-    return f'{data["attribute"]} {data["kind"]} {operand}'.rstrip()
+    # The words every change description uses, with the value when the label holds one.
+    text = target_text(target)
+    return f'{text}: {target.serialized_value}' if isinstance(target, LabeledValue) else text
 
 
 def _variable(answer: dict[str, Any]) -> VariableConfig:
@@ -141,7 +121,7 @@ def list_variables(base_url: str, api_key: str) -> None:
     for name, variable in config.variables.items():
         latest = variable.latest_version.version if variable.latest_version else '-'
         labels = ', '.join(variable.labels) or '-'
-        click.echo(f'{name}  latest={latest}  labels=[{labels}]  rollout: {_rollout_text(variable.rollout.labels)}')
+        click.echo(f'{name}  latest={latest}  labels=[{labels}]  rollout: {rollout_text(variable.rollout.labels)}')
 
 
 @click.command()
@@ -162,11 +142,10 @@ def show(name: str, base_url: str, api_key: str) -> None:
         click.echo(f'  {label}  {_target_text(target)}')
     if not variable.labels:
         click.echo('  (none)')
-    click.echo(f'rollout: {_rollout_text(variable.rollout.labels)}')
+    click.echo(f'rollout: {rollout_text(variable.rollout.labels)}')
     click.echo('overrides:')
     for i, override in enumerate(variable.overrides):
-        conditions = ' and '.join(_condition_text(c) for c in override.conditions) or 'always'
-        click.echo(f'  [{i}] when {conditions}: {_rollout_text(override.rollout.labels)}')
+        click.echo(f'  [{i}] {override_text(override)}')
     if not variable.overrides:
         click.echo('  (none)')
     click.echo('versions:')
@@ -235,7 +214,7 @@ def set_rollout(name: str, weights: tuple[str, ...], base_url: str, api_key: str
     rollout = _weights(weights, 'WEIGHTS')
     with api(base_url, api_key) as client:
         answer = request_edit(client, 'PUT', path(name, 'rollout'), {'labels': rollout})
-    _done(f'{name}: rollout {_rollout_text(rollout)}', answer)
+    _done(f'{name}: rollout {rollout_text(rollout)}', answer)
 
 
 @click.command('add-override')
