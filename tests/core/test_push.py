@@ -77,6 +77,7 @@ def test_create_then_unchanged(api: ApiClient, client: remotevars.Client) -> Non
     flag = client.var('flag', type=bool, default=True, description='A flag')
     ok, out = run_push(api, [flag], yes=True)
     assert ok
+    # A created variable without labels has no field-level lines beyond the CREATE block.
     assert out == (
         '\n=== Variables to CREATE ===\n'
         '  + flag\n'
@@ -147,6 +148,11 @@ def test_appendix_a_flow_line_for_line(server: RunningServer, api: ApiClient, cl
         '  ! changed\n'
         '    Local:  local desc\n'
         '    Server: server desc\n'
+        # remotevars: each change field by field, after the reference's lines (never destructive for a push).
+        '\n=== Field-level changes ===\n'
+        '  ~ changed\n'
+        '    ~ schema changed\n'
+        "    ~ description: 'server desc' -> 'local desc'\n"
         '\nWarning: Some existing label values are incompatible with the variable types, and some schema changes '
         'will make additional values incompatible.\n'
         '\nApplying changes...\n'
@@ -425,7 +431,13 @@ def test_pull_edit_push_round_trip(server: RunningServer, api: ApiClient, tmp_pa
     ok, out = push_config(api, VariablesConfig.model_validate_json(path.read_text()), yes=True)
     assert ok
     assert out == (
-        '\n=== Variables to UPDATE ===\n  ~ greeting\n\nApplying changes...\n\nDone! Variables pushed successfully.\n'
+        '\n=== Variables to UPDATE ===\n  ~ greeting\n'
+        '\n=== Field-level changes ===\n'
+        '  ~ greeting\n'
+        # The file's version 99 is a request: the server stores the new value as the next version.
+        '''    ~ label 'stg': version 2 -> new version "hello"\n'''
+        '    ~ rollout: prod=0.5, stg=0.5 -> prod=0.9, stg=0.1\n'
+        '\nApplying changes...\n\nDone! Variables pushed successfully.\n'
     )
     after = api.list_variables().variables['greeting']
     assert after.rollout.labels == {'prod': 0.9, 'stg': 0.1}
@@ -452,7 +464,16 @@ def test_merge_precedence(server: RunningServer, api: ApiClient, client: remotev
     assert merged.variables['shared'].description == 'local'  # other wins, whole entry
     assert merged.variables['shared'].labels == {}
     assert set(merged.variables) == {'shared', 'server_only', 'extra'}
+    # The code's entry has no labels: pushing it would take 'shared' off its served label.
     ok, out = push_config(api, merged, yes=True)
+    assert not ok
+    assert "\n  ~ shared\n    - label 'prod': version 1\n    ~ rollout: prod=1 -> everyone -> code default\n" in out
+    assert out.endswith(
+        "\nError: Refusing to apply destructive changes without allow_destructive=True: shared: removes label 'prod', "
+        'which the rollout serves (and 1 more, see above). Nothing was changed.\n'
+    )
+    assert 'prod' in api.list_variables().variables['shared'].labels
+    ok, out = push_config(api, merged, yes=True, allow_destructive=True)
     assert ok
     assert '\n=== Variables to CREATE ===\n  + extra\n' in out
     assert '\n=== Variables to UPDATE ===\n  ~ shared\n' in out
@@ -469,7 +490,9 @@ def test_replace_deletes_only_after_confirmation(server: RunningServer, api: Api
     ok, out = push_config(api, keep_only, mode='replace', input_fn=ask)
     assert not ok and prompts == ['Apply these changes? [y/N] ']
     assert out == (
-        '\n=== Variables to DELETE ===\n  - gone\n\n=== No changes needed (1 variables) ===\n    keep\n\nAborted.\n'
+        '\n=== Variables to DELETE ===\n  - gone\n\n=== No changes needed (1 variables) ===\n    keep\n'
+        "\n=== Field-level changes ===\n  - gone\n    - label 'prod': version 1\n"  # no rollout: not destructive
+        '\nAborted.\n'
     )
     assert set(api.list_variables().variables) == {'keep', 'gone'}
     ok, out = push_config(api, keep_only, mode='replace')  # no terminal, no yes
