@@ -435,7 +435,7 @@ def test_pull_edit_push_round_trip(server: RunningServer, api: ApiClient, tmp_pa
         '\n=== Field-level changes ===\n'
         '  ~ greeting\n'
         # The file's version 99 is a request: the server stores the new value as the next version.
-        '''    ~ label 'stg': version 2 -> new version "hello"\n'''
+        """    ~ label 'stg': version 2 -> new version "hello"\n"""
         '    ~ rollout: prod=0.5, stg=0.5 -> prod=0.9, stg=0.1\n'
         '\nApplying changes...\n\nDone! Variables pushed successfully.\n'
     )
