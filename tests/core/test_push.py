@@ -564,3 +564,86 @@ def test_failed_push_without_bulk_endpoint_is_undone(server: RunningServer) -> N
 def test_unknown_mode_raises(api: ApiClient) -> None:
     with pytest.raises(remotevars.ConfigurationError):
         remotevars.variables_push_config(VariablesConfig(variables={}), mode='sync', api=api)  # type: ignore[arg-type]
+
+
+# -- destructive changes and push-config --strict ---------------------------------------------------
+
+
+def serve_banner(server: RunningServer) -> None:
+    """``banner`` with labels production and canary, and everyone on production."""
+    seed(server, 'banner', {'production': '"hi"', 'canary': '"hey"'}, rollout={'production': 1.0})
+
+
+def test_destructive_push_config_needs_allow_destructive(
+    server: RunningServer, api: ApiClient, client: remotevars.Client
+) -> None:
+    serve_banner(server)
+    before = api.list_variables()
+    template = remotevars.variables_build_config([client.var('banner', type=str, default='Welcome')])
+    ok, out = push_config(api, template, dry_run=True)
+    assert ok
+    assert "\n  ~ banner\n    - label 'production': version 1\n    - label 'canary': version 2\n" in out
+    assert out.endswith(
+        '\nWarning: this plan has 2 destructive changes (see DESTRUCTIVE above); applying them with yes=True also '
+        'needs allow_destructive=True.\n\nDry run mode - no changes applied.\n'
+    )
+    ok, out = push_config(api, template, yes=True)
+    assert not ok
+    assert out.count('Error') == 1 and 'without allow_destructive=True' in out
+    ok, out = push_config(api, template)  # no terminal
+    assert not ok
+    assert out.endswith(
+        'Refusing to apply destructive changes without confirmation: there is no terminal to ask on (pass yes=True '
+        'and allow_destructive=True to apply them, or dry_run=True to preview).\n'
+    )
+    ask, prompts = answers('n')
+    ok, out = push_config(api, template, input_fn=ask)
+    assert not ok and prompts == ['Apply these changes? [y/N] ']
+    assert out.endswith(
+        '\nThis plan has 2 destructive changes, which take traffic away from what is served:\n'
+        "  banner: removes label 'production', which the rollout serves\n"
+        '  banner: sends 100% of the rollout to the code default (was 0%)\n\nAborted.\n'
+    )
+    assert api.list_variables() == before
+    # A person who read the words and answered yes applies it; so does yes=True with allow_destructive=True.
+    ask, _ = answers('y')
+    ok, _ = push_config(api, template, input_fn=ask)
+    assert ok and api.list_variables().variables['banner'].labels == {}
+    serve_banner(server)
+    ok, out = push_config(api, template, yes=True, allow_destructive=True)
+    assert ok and out.endswith('\nDone! Variables pushed successfully.\n')
+    assert api.list_variables().variables['banner'].rollout.labels == {}
+
+
+def test_push_config_strict_checks_the_file_against_the_code(
+    server: RunningServer, api: ApiClient, client: remotevars.Client
+) -> None:
+    limit = client.var('limit', type=int, default=3)
+    config = VariablesConfig.model_validate(
+        {
+            'variables': {
+                'limit': {
+                    'name': 'limit',
+                    'labels': {'production': {'version': 1, 'serialized_value': '"lots"'}},
+                    'rollout': {'labels': {'production': 1.0}},
+                    'overrides': [],
+                }
+            }
+        }
+    )
+    ok, out = push_config(api, config, yes=True, strict=True, variables=[limit])
+    assert not ok
+    assert '\n=== Values that do not fit the types in code ===\n  ✗ limit (label: production)\n' in out
+    last = out.rstrip().splitlines()[-1]
+    assert last.startswith("Error: 'limit', label 'production', does not fit the type in code: 1 validation error ")
+    assert 'Input should be a valid integer' in last
+    assert api.list_variables().variables == {}
+    ok, out = push_config(api, config, yes=True, strict=True, variables=[])
+    assert not ok and 'none are registered' in out
+    # Not strict (the default, as the reference): pushed as it is.
+    ok, _ = push_config(api, config, yes=True)
+    assert ok and 'limit' in api.list_variables().variables
+    fixed = config.model_copy(deep=True)
+    fixed.variables['limit'].labels['production'] = LabeledValue(version=1, serialized_value='7')
+    ok, out = push_config(api, fixed, yes=True, strict=True, variables=[limit])
+    assert ok and 'do not fit' not in out
