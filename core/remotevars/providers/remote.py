@@ -4,8 +4,8 @@
 at start, every ``polling_interval`` and whenever the stream announces a change; the update stream
 (:mod:`._stream`) applies the changes events carry; the watchdog (:mod:`._watchdog`) cuts a fetch
 past its deadline and a stream silent too long. The last good config is kept in a cache file
-(:mod:`._cache_file`) when one is configured. The behaviour users see is in README.md ("Remote
-provider") and docs/server.md ("update stream").
+(:mod:`._cache_file`) when one is configured. The behaviour users see is described in README.md
+("The remote provider") and docs/server.md ("The update stream").
 """
 
 from __future__ import annotations
