@@ -850,6 +850,24 @@ def test_unusable_cache_file_is_ignored(
     assert f'Ignoring the variables cache file {cache}' in caplog.text
 
 
+def test_the_cache_file_is_tried_on_each_failure_until_a_config_arrives_and_reported_once(
+    tmp_path: Path, client: remotevars.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    cache = tmp_path / 'variables.json'
+    cache.write_text('{"half": ')
+    flag = client.var('flag', default='default')
+    with caplog.at_level(logging.WARNING, logger='remotevars.remote'):
+        client.configure(
+            VariablesOptions(api_key='k', base_url=f'http://127.0.0.1:{free_port()}', cache_file=cache, sse=False)
+        )
+        for _ in range(3):
+            client.refresh(force=True)
+        assert caplog.text.count('Ignoring the variables cache file') == 1
+        cache.write_bytes(config_json(flag='cached'))  # another process of the app saved one meanwhile
+        client.refresh(force=True)
+    assert (flag.get().value, flag.get().reason) == ('cached', 'cached')
+
+
 # -- fork, shutdown, status, secrecy, configuration ----------------------------------------------
 
 FORK_SCRIPT = textwrap.dedent(

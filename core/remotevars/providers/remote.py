@@ -91,6 +91,7 @@ class RemoteProvider(VariableProvider):
         # What the next fetch sends, and what status() reports.
         self._etag: str | None = None
         self._have_config = False
+        self._cache_rejected: str | None = None  # why the cache file was last ignored (said once)
         self._last_attempt: float | None = None
         self._last_refresh: float | None = None
         self._connected: bool | None = None
@@ -416,7 +417,9 @@ class RemoteProvider(VariableProvider):
         try:
             issues = sink.apply(data, source=f'cache file {cache.path}', from_cache=True)
         except ConfigPayloadError as exc:
-            logger.warning('Ignoring the variables cache file %s: %s', cache.path, exc)
+            if str(exc) != self._cache_rejected:  # tried again on each failed fetch: say it once
+                self._cache_rejected = str(exc)
+                logger.warning('Ignoring the variables cache file %s: %s', cache.path, exc)
             return
         self._have_config = True
         logger.warning('Serving the last good variables config from %s until %s answers', cache.path, self._source)
