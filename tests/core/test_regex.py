@@ -10,6 +10,7 @@ bounds; benchmarks/bench_regex.py measures the real figures.
 
 from __future__ import annotations
 
+import logging
 import random
 import re
 import threading
@@ -291,3 +292,14 @@ def test_a_catastrophic_search_does_not_delay_other_threads(gated: remotevars.Cl
         thread.join(10)
     assert len(gaps) > 100
     assert max(gaps) < 0.25  # generous: a search that held the GIL to the end would take hours
+
+
+def test_a_failure_repeated_on_every_read_is_logged_once(
+    gated: remotevars.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    gate = gated.var('gate', default=False)
+    with caplog.at_level(logging.ERROR, logger='remotevars'):
+        for _ in range(20):
+            assert gate.get(attributes={'email': HOSTILE_EMAIL}).reason == 'other_error'
+    records = [r for r in caplog.records if 'could not be resolved' in r.getMessage()]
+    assert len(records) == 1 and records[0].exc_info is not None
