@@ -264,8 +264,9 @@ def _push_config(run: Invocation) -> Outcome:
     path = options.get('input_path')
     config = read_config(path)
     strict = bool(options.get('strict'))
-    # --strict checks the file against the code's types, so it needs the variables (as push does).
-    variables = run.variables() if strict else []
+    # --strict checks the file against the code's types, so it needs the variables (as push does);
+    # --module alone is still imported, so a module that does not import is the same usage error everywhere.
+    variables = run.variables(required=strict) if strict or options.get('modules') else []
     # A config read from stdin leaves no terminal to answer a prompt on.
     interactive = path not in (None, '-')
     with run.api() as api:

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     'ConfigCheck',
+    'ConfigIncompatibility',
     'ConfigPlan',
     'DescriptionDifference',
     'LabelIncompatibility',
@@ -596,14 +597,20 @@ def plan_push_config(config: VariablesConfig, server: VariablesConfig, mode: Syn
 
 
 @dataclass(frozen=True, slots=True)
+class ConfigIncompatibility:
+    """A value of a config file (under ``label``; ``'latest'`` for the latest version) that the code's type rejects."""
+
+    variable_name: str
+    label: str
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
 class ConfigCheck:
-    """What ``push-config --strict`` found: values of the file that the code's types reject.
+    """What ``push-config --strict`` found: the file's values that the code's types reject (``errors``), and
+    the file's variables that no local variable declares (``unchecked``: nothing to check them with)."""
 
-    ``errors`` are :class:`LabelValidationError`-like triples (variable, label or ``latest``, error text);
-    ``unchecked`` names the file's variables that no local variable declares (nothing to check them with).
-    """
-
-    errors: tuple[tuple[str, str, str], ...]
+    errors: tuple[ConfigIncompatibility, ...]
     unchecked: tuple[str, ...]
 
 
@@ -612,7 +619,7 @@ def check_config_values(config: VariablesConfig, variables: Sequence[Variable[An
 
     A file variable is checked with the local variable of its name or one of its aliases; refs are skipped.
     """
-    errors: list[tuple[str, str, str]] = []
+    errors: list[ConfigIncompatibility] = []
     checked: set[str] = set()
     for variable in variables:
         found = config.get_variable_config(variable.name)
@@ -620,7 +627,8 @@ def check_config_values(config: VariablesConfig, variables: Sequence[Variable[An
             continue
         checked.add(found.name)
         errors.extend(
-            (found.name, issue.label, issue.error) for issue in _incompatibilities(variable.type_adapter, found)
+            ConfigIncompatibility(found.name, issue.label, issue.error)
+            for issue in _incompatibilities(variable.type_adapter, found)
         )
     unchecked = tuple(name for name in config.variables if name not in checked)
     return ConfigCheck(tuple(errors), unchecked)

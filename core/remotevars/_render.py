@@ -345,9 +345,9 @@ def render_config_check(check: ConfigCheck, *, colors: bool) -> str:
     lines: list[str] = []
     if check.errors:
         lines.append(f'\n{p.red}=== Values that do not fit the types in code ==={p.reset}')
-        for name, label, error in check.errors:
-            lines.append(f'  {p.red}✗ {name} (label: {label}){p.reset}')
-            text = error.splitlines()
+        for issue in check.errors:
+            lines.append(f'  {p.red}✗ {issue.variable_name} (label: {issue.label}){p.reset}')
+            text = issue.error.splitlines()
             lines.extend(f'      {line}' for line in text[:_REPORT_ERROR_LINES])
             if len(text) > _REPORT_ERROR_LINES:
                 lines.append(f'      ... ({len(text) - _REPORT_ERROR_LINES} more lines)')

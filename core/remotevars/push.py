@@ -866,9 +866,12 @@ def run_push_config(
 
 
 def _strict_config_reason(check: ConfigCheck) -> str:
-    name, label, error = check.errors[0]
+    first = check.errors[0]
     more = f' (and {len(check.errors) - 1} more, see above)' if len(check.errors) > 1 else ''
-    return f'{name!r}, label {label!r}, does not fit the type in code: {_render.error_summary(error)}{more}'
+    return (
+        f'{first.variable_name!r}, label {first.label!r}, does not fit the type in code: '
+        f'{_render.error_summary(first.error)}{more}'
+    )
 
 
 def variables_push_config(

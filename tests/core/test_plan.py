@@ -412,7 +412,7 @@ def test_check_config_values_against_the_code(client: remotevars.Client) -> None
         server_var('not_in_code', labels={'production': LabeledValue(version=1, serialized_value='"x"')}),
     )
     check = check_config_values(config, [limit])
-    assert [(name, label) for name, label, _ in check.errors] == [('limit_v2', 'production'), ('limit_v2', 'latest')]
-    assert check.errors[0][2].startswith('1 validation error for int')
+    assert [(e.variable_name, e.label) for e in check.errors] == [('limit_v2', 'production'), ('limit_v2', 'latest')]
+    assert check.errors[0].error.startswith('1 validation error for int')
     assert check.unchecked == ('not_in_code',)
     assert check_config_values(config, []).errors == ()

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 import remotevars
 from remotevars._plan import (
     ConfigCheck,
+    ConfigIncompatibility,
     DescriptionDifference,
     LabelValidationError,
     TypesPlan,
@@ -338,7 +339,7 @@ def test_destructive_warning_and_one_line_errors() -> None:
 
 
 def test_config_check_lists_each_value_and_the_unchecked_variables() -> None:
-    check = ConfigCheck((('limit', 'production', 'bad\nworse'),), ('extra',))
+    check = ConfigCheck((ConfigIncompatibility('limit', 'production', 'bad\nworse'),), ('extra',))
     assert render_config_check(check, colors=False) == (
         '\n=== Values that do not fit the types in code ===\n'
         '  ✗ limit (label: production)\n'
