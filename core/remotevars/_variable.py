@@ -469,10 +469,12 @@ class Variable(Generic[T]):
         self._client.refresh(force=force)
 
     async def refresh(self, force: bool = False) -> None:
-        """Like :meth:`refresh_sync`, without blocking the event loop."""
-        import asyncio  # only here: an app that never awaits a refresh does not pay for importing asyncio
+        """Like :meth:`refresh_sync`, without blocking the event loop (asyncio or trio)."""
+        from functools import partial
 
-        await asyncio.to_thread(self._client.refresh, force=force)
+        from anyio import to_thread  # only here: an app that never awaits a refresh does not import it
+
+        await to_thread.run_sync(partial(self._client.refresh, force=force))
 
     def template_inputs_schema(self) -> dict[str, Any] | None:
         """Return the JSON schema of the template inputs (None: not a template variable)."""

@@ -940,6 +940,8 @@ def test_provider_shut_down_before_fork_stays_down(fault: FaultServer, client: r
     client.configure(VariablesOptions(api_key='k', base_url=fault.url))
     assert wait_until(lambda: client.status().stream_connected is True)
     client.shutdown()
+    # A fetch cut by the shutdown may still be reaching the server's thread: let it land before counting.
+    time.sleep(0.2)
     fetches = fault.count(CONFIG)
     client._after_fork_in_child()  # what the at-fork hook runs in a child
     time.sleep(0.2)
