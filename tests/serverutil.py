@@ -2,9 +2,9 @@
 
 Stable API used by several test packages:
 
-- ``running_server(db_path, read_keys=..., write_keys=..., keepalive_interval=...)``: uvicorn in a
-  background thread; yields a :class:`RunningServer` (``.url``, ``.read_key``, ``.write_key``,
-  ``.stop()`` / ``.start()`` to restart on the same port, ``.app``).
+- ``running_server(db_path, read_keys=..., write_keys=..., keepalive_interval=..., limits=...)``: uvicorn
+  in a background thread; yields a :class:`RunningServer` (``.url``, ``.read_key``, ``.write_key``,
+  ``.stop()`` / ``.start()`` to restart on the same port, ``.app``, ``.guard``).
 - ``server_process(db_path, port=None, ...)``: ``remotevars serve`` as a subprocess; yields a
   :class:`ServerProcess` (``.url``, keys, ``.kill()`` (SIGKILL), ``.stop()`` (SIGTERM), ``.start()``,
   ``.restart()``).
@@ -100,8 +100,10 @@ class RunningServer:
         keepalive_interval: float,
         port: int = 0,
         allow_anonymous_read: bool = False,
+        limits: Any = None,
     ) -> None:
         self.db_path = db_path
+        self.limits = limits
         self.read_keys = tuple(read_keys)
         self.write_keys = tuple(write_keys)
         self.read_key = self.read_keys[0] if self.read_keys else ''
@@ -131,6 +133,7 @@ class RunningServer:
             write_keys=self.write_keys,
             keepalive_interval=self.keepalive_interval,
             allow_anonymous_read=self.allow_anonymous_read,
+            limits=self.limits,
         )
         server = make_server(self.app, host='127.0.0.1', port=self.port, graceful_timeout=2)
         # No signal handlers: uvicorn installs them only on the main thread, and this runs on another.
@@ -163,6 +166,11 @@ class RunningServer:
         self._server = None
 
     @property
+    def guard(self) -> Any:
+        """The running server's connection guard (``remotevars.server._guard.ConnectionGuard``)."""
+        return self._server.guard
+
+    @property
     def subscriber_count(self) -> int:
         """Return how many SSE streams are open right now."""
         return int(self.app.state.broadcaster.subscriber_count) if self.app is not None else 0
@@ -177,8 +185,12 @@ def running_server(
     keepalive_interval: float = 15.0,
     port: int = 0,
     allow_anonymous_read: bool = False,
+    limits: Any = None,
 ) -> Iterator[RunningServer]:
-    """Yield a :class:`RunningServer` over the SQLite file ``db_path``; stops it on exit."""
+    """Yield a :class:`RunningServer` over the SQLite file ``db_path``; stops it on exit.
+
+    ``limits`` is a ``remotevars.server.Limits`` (None: the defaults).
+    """
     server = RunningServer(
         db_path,
         read_keys=read_keys,
@@ -186,6 +198,7 @@ def running_server(
         keepalive_interval=keepalive_interval,
         port=port,
         allow_anonymous_read=allow_anonymous_read,
+        limits=limits,
     )
     server.start()
     try:

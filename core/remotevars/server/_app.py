@@ -1,37 +1,45 @@
-"""The Starlette application: routes of contract §1 plus the documented extensions (docs/server.md).
+"""The Starlette application: the Logfire variables API plus the documented extensions (docs/server.md).
 
-Handlers check the key, decode and validate the body (:mod:`._wire`), run the store call in the
-thread pool (SQLite is blocking), then announce each committed write on the SSE stream as one message
-carrying the changed variables (:mod:`._updates`). Every refusal is JSON ``{"detail": ...}`` with a 4xx
-status; nothing a client sends produces a 500.
+Handlers check the key, read the body under its size cap (:mod:`._body`), decode and validate it
+(:mod:`._wire`) in a worker thread so a large write never stalls the event loop, run the store call in
+the thread pool (SQLite is blocking), then announce each committed write on the SSE stream as one
+message carrying the changed variables (:mod:`._updates`). Every refusal is JSON ``{"detail": ...}``
+with a 4xx status; nothing a client sends produces a 500, and a real 500 is logged once
+(:mod:`._boundary`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from remotevars.server._auth import Keys, Scope
+from remotevars.server._body import read_body
+from remotevars.server._boundary import ErrorBoundary
 from remotevars.server._broadcast import Broadcaster
+from remotevars.server._limits import Limits
 from remotevars.server._store import Commit, Store
 from remotevars.server._updates import encode_update
 from remotevars.server._wire import (
     WriteRejected,
     check_name,
+    parse_body,
     parse_bulk,
-    parse_json,
     parse_new_version,
     parse_variable_type,
     parse_write,
@@ -44,6 +52,11 @@ logger = logging.getLogger('remotevars.server')
 _MISSING_KEY = 'Missing API key (Authorization: bearer <key>)'
 
 Handler = Callable[[Request], Awaitable[Response]]
+T = TypeVar('T')
+
+#: Bodies validated at the same time, each in a worker thread: CPU-bound work gains nothing from more
+#: threads (the GIL), and fewer leave the event loop more of it.
+_VALIDATION_CONCURRENCY = 2
 
 
 def _error(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -68,12 +81,25 @@ class RequestCounts:
 class _Api:
     """The request handlers, bound to one store, key set and broadcaster."""
 
-    def __init__(self, store: Store, keys: Keys, broadcaster: Broadcaster, keepalive_interval: float) -> None:
+    def __init__(
+        self, store: Store, keys: Keys, broadcaster: Broadcaster, keepalive_interval: float, limits: Limits
+    ) -> None:
         self.store = store
         self.keys = keys
         self.broadcaster = broadcaster
         self.keepalive_interval = keepalive_interval
+        self.limits = limits
         self.counts = RequestCounts()
+        self._validating = asyncio.Semaphore(_VALIDATION_CONCURRENCY)
+
+    async def body(self, request: Request, parse: Callable[[Any, Limits], T]) -> T:
+        """Return the request body read under the size cap, decoded and run through ``parse`` off the loop.
+
+        Raises :class:`WriteRejected` (413, 400, 422).
+        """
+        raw = await read_body(request, self.limits.max_body_bytes)
+        async with self._validating:
+            return await run_in_threadpool(parse_body, raw, parse, self.limits)
 
     def guarded(self, scope: Scope, handler: Handler) -> Handler:
         """Return ``handler`` behind the key check: 401 without a valid key, 403 for a read key on writes."""
@@ -87,9 +113,14 @@ class _Api:
                 return _error(401, detail, {'WWW-Authenticate': 'Bearer'})
             if scope == 'write' and granted != 'write':
                 return _error(403, 'This API key can only read; a write key is required')
+            name = request.path_params.get('name')
+            if isinstance(name, str) and len(name) > self.limits.max_name_length:
+                return _error(422, f'name: variable names are at most {self.limits.max_name_length} characters')
             try:
                 return await handler(request)
             except WriteRejected as exc:
+                # The rest of a body refused unread (413) is received and dropped, within the body timeout:
+                # closing now would reset the connection before a client that sends first reads the answer.
                 return _error(exc.status, str(exc))
             except sqlite3.OperationalError as exc:
                 # Locked for longer than the busy timeout, disk full, read-only file: retryable, not a bug.
@@ -117,7 +148,7 @@ class _Api:
         return Response(snapshot.body, media_type='application/json', headers=headers)
 
     async def create_variable(self, request: Request) -> Response:
-        write = parse_write(parse_json(await request.body()))
+        write = await self.body(request, parse_write)
         await self._commit(lambda: self.store.create(write))
         # .get: a concurrent delete may already have removed it again.
         return JSONResponse(self.store.snapshot.variables.get(write.name), status_code=201)
@@ -131,7 +162,7 @@ class _Api:
 
     async def replace_variable(self, request: Request) -> Response:
         name = check_name(request.path_params['name'])
-        write = parse_write(parse_json(await request.body()))
+        write = await self.body(request, parse_write)
         if write.name != name:
             raise WriteRejected(f'name: body name {write.name!r} does not match the name {name!r} in the path')
         await self._commit(lambda: self.store.replace(write))
@@ -143,7 +174,7 @@ class _Api:
         return Response(status_code=204)
 
     async def bulk(self, request: Request) -> Response:
-        upserts, deletes = parse_bulk(parse_json(await request.body()))
+        upserts, deletes = await self.body(request, parse_bulk)
         commit = await run_in_threadpool(self.store.bulk, upserts, deletes)
         self._announce(commit)
         return JSONResponse({'changes': [{'event': c.event, 'name': c.name} for c in commit.changes]})
@@ -155,7 +186,7 @@ class _Api:
 
     async def create_version(self, request: Request) -> Response:
         name = check_name(request.path_params['name'])
-        value = parse_new_version(parse_json(await request.body()))
+        value = await self.body(request, parse_new_version)
         number, commit = await run_in_threadpool(self.store.add_version, name, value)
         self._announce(commit)
         return JSONResponse({'version': number}, status_code=201)
@@ -166,7 +197,7 @@ class _Api:
         return JSONResponse(await run_in_threadpool(self.store.variable_types))
 
     async def upsert_type(self, request: Request) -> Response:
-        variable_type = parse_variable_type(parse_json(await request.body()))
+        variable_type = await self.body(request, parse_variable_type)
         await run_in_threadpool(self.store.upsert_variable_type, variable_type)
         return JSONResponse(variable_type)
 
@@ -191,12 +222,6 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return _error(exc.status_code, str(exc.detail), dict(exc.headers or {}))
 
 
-async def _unexpected_error(request: Request, exc: Exception) -> Response:
-    # A bug: logged with its traceback, answered in the same JSON shape as every other error.
-    logger.error('unexpected error on %s %s', request.method, request.url.path, exc_info=exc)
-    return _error(500, 'Internal server error')
-
-
 def create_app(
     store: Store | str | Path,
     *,
@@ -204,9 +229,12 @@ def create_app(
     write_keys: Iterable[str] = (),
     keepalive_interval: float = 15.0,
     allow_anonymous_read: bool = False,
+    limits: Limits | None = None,
 ) -> Starlette:
     """Return the server's ASGI app over ``store`` (a :class:`Store` or a SQLite path the app opens and closes).
 
+    ``limits`` (default: :class:`Limits`'s defaults) caps bodies and what they hold; its connection
+    limits are applied by :func:`~remotevars.server.make_server`, which reads ``app.state.limits``.
     ``app.state.broadcaster`` is the SSE fan-out (closed on shutdown), ``app.state.store`` the store and
     ``app.state.counts`` the :class:`RequestCounts`.
     """
@@ -214,7 +242,8 @@ def create_app(
     the_store = Store(store) if not isinstance(store, Store) else store
     broadcaster = Broadcaster()
     keys = Keys(read_keys, write_keys, allow_anonymous_read=allow_anonymous_read)
-    api = _Api(the_store, keys, broadcaster, keepalive_interval)
+    the_limits = Limits() if limits is None else limits
+    api = _Api(the_store, keys, broadcaster, keepalive_interval, the_limits)
     read: Scope = 'read'
     write: Scope = 'write'
 
@@ -242,8 +271,12 @@ def create_app(
         Route('/v1/variable-updates/', api.guarded(read, api.updates), methods=['GET']),
     ]
     app = Starlette(
-        routes=routes, lifespan=lifespan, exception_handlers={HTTPException: _http_error, Exception: _unexpected_error}
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[Middleware(ErrorBoundary)],
+        exception_handlers={HTTPException: _http_error},
     )
+    app.state.limits = the_limits
     app.state.store = the_store
     app.state.broadcaster = broadcaster
     app.state.counts = api.counts

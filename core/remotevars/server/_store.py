@@ -5,11 +5,15 @@ failed write changes nothing and two writers (threads or processes) cannot inter
 commit the store rebuilds an in-memory snapshot (the read body and its ETag), so reads never touch
 the database and never wait for a writer. Each write returns a :class:`Commit`: its changes, the ETags
 before and after it, and the read shapes of the variables it touched (what the update stream sends).
+
+Everything is encoded as strict JSON (no NaN/Infinity, no unpaired surrogates) inside the write's
+transaction, before it commits: a value that cannot be encoded so refuses the write and changes nothing.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import uuid
@@ -23,6 +27,8 @@ from typing import Any
 from remotevars.server._wire import LabelTarget, VariableWrite, WriteRejected
 
 __all__ = ['Change', 'Commit', 'Snapshot', 'Store']
+
+logger = logging.getLogger('remotevars.server')
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -158,12 +164,13 @@ class Store:
                 names = set(changed)
             for name in names:
                 shape = _load_variable(cur, name)
-                if shape is None:
+                served = None if shape is None else _encode_served(name, shape)
+                if shape is None or served is None:
                     variables.pop(name, None)
                     encoded.pop(name, None)
                 else:
                     variables[name] = shape
-                    encoded[name] = _encode(shape)
+                    encoded[name] = served
         finally:
             cur.close()
         order = sorted(variables)
@@ -267,7 +274,7 @@ class Store:
             cur.execute(
                 'INSERT INTO variable_types (name, doc) VALUES (?, ?)'
                 ' ON CONFLICT (name) DO UPDATE SET doc = excluded.doc',
-                (variable_type['name'], json.dumps(variable_type)),
+                (variable_type['name'], _encode_stored(variable_type)),
             )
             return []
 
@@ -280,6 +287,7 @@ class Store:
             'SELECT COALESCE(MAX(version), 0) FROM versions WHERE variable = ?', (name,)
         ).fetchone()
         number = int(highest) + 1
+        _encode_stored(serialized_value)  # only to refuse what a strict parser would (an unpaired surrogate)
         cur.execute(
             'INSERT INTO versions (variable, version, serialized_value, created_at) VALUES (?, ?, ?, ?)',
             (name, number, serialized_value, self._clock()),
@@ -310,7 +318,7 @@ class Store:
         doc['updated_at'] = now
         cur.execute(
             'INSERT INTO variables (name, doc) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET doc = excluded.doc',
-            (write.name, json.dumps(doc)),
+            (write.name, _encode_stored(doc)),
         )
 
     def _stored_label(
@@ -358,7 +366,36 @@ def _etag(meta: dict[str, str]) -> str:
 
 
 def _encode(value: Any) -> bytes:
-    return json.dumps(value, separators=(',', ':')).encode()
+    # ASCII output: the update stream sends these bytes as SSE data, where a raw U+2028 or U+0085 would be
+    # a line break for clients that split lines like str.splitlines (httpx does).
+    return json.dumps(value, separators=(',', ':'), allow_nan=False).encode()
+
+
+def _encode_stored(value: Any) -> str:
+    """Return ``value`` as strict JSON text for a column; raises :class:`WriteRejected` (422) when it has none.
+
+    ``allow_nan=False`` refuses NaN/Infinity, and encoding the (non-ASCII) text as UTF-8 refuses
+    unpaired surrogates, which an ASCII encoding would escape into text strict parsers reject.
+    """
+    try:
+        text = json.dumps(value, allow_nan=False, ensure_ascii=False)
+        text.encode()
+    except ValueError as exc:  # UnicodeEncodeError is a ValueError
+        raise WriteRejected(f'body: a value has no strict JSON encoding ({exc})') from None
+    return text
+
+
+def _encode_served(name: str, shape: dict[str, Any]) -> bytes | None:
+    """Return the read shape encoded for serving, or None when it cannot be (logged).
+
+    Writes are encoded strictly before they commit, so only a database written by an older release can
+    hold such a variable; it is left out of what is served rather than breaking every client's parse.
+    """
+    try:
+        return _encode(shape)
+    except ValueError as exc:
+        logger.error('variable %r is not served: its stored value has no strict JSON encoding (%s)', name, exc)
+        return None
 
 
 def _load_variable(cur: sqlite3.Cursor, name: str) -> dict[str, Any] | None:
