@@ -54,13 +54,17 @@ _MISSING_KEY = 'Missing API key (Authorization: bearer <key>)'
 Handler = Callable[[Request], Awaitable[Response]]
 T = TypeVar('T')
 
-#: Bodies validated at the same time, each in a worker thread: CPU-bound work gains nothing from more
-#: threads (the GIL), and fewer leave the event loop more of it.
-_VALIDATION_CONCURRENCY = 2
+#: Bodies validated at the same time, each in a worker thread. CPU-bound work gains nothing from more
+#: threads (the GIL), and every extra one competes with the event loop for it: with two, reads waited
+#: twice as long during a burst of large writes (benchmarks/bench_server.py).
+_VALIDATION_CONCURRENCY = 1
 
 
 def _error(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({'detail': detail}, status_code=status, headers=headers)
+    # Messages quote what the client sent; an unpaired surrogate in it is spelled out (\ud800) so the
+    # answer stays encodable, and strict JSON.
+    printable = detail.encode('utf-8', 'backslashreplace').decode('utf-8')
+    return JSONResponse({'detail': printable}, status_code=status, headers=headers)
 
 
 def _matches_etag(if_none_match: str | None, etag: str) -> bool:
@@ -136,6 +140,12 @@ class _Api:
     async def _commit(self, call: Callable[[], Commit]) -> None:
         self._announce(await run_in_threadpool(call))
 
+    def _variable(self, name: str, status_code: int = 200) -> Response:
+        # The snapshot's encoding, not a new one: encoding a 2 MB variable would hold the event loop ~15 ms.
+        # A concurrent delete may already have removed it again: then null.
+        encoded = self.store.snapshot.encoded.get(name, b'null')
+        return Response(encoded, status_code=status_code, media_type='application/json')
+
     # -- variables ----------------------------------------------------------------------------------
 
     async def list_variables(self, request: Request) -> Response:
@@ -150,15 +160,14 @@ class _Api:
     async def create_variable(self, request: Request) -> Response:
         write = await self.body(request, parse_write)
         await self._commit(lambda: self.store.create(write))
-        # .get: a concurrent delete may already have removed it again.
-        return JSONResponse(self.store.snapshot.variables.get(write.name), status_code=201)
+        return self._variable(write.name, 201)
 
     async def get_variable(self, request: Request) -> Response:
         name = check_name(request.path_params['name'])
-        variable = self.store.snapshot.variables.get(name)
-        if variable is None:
+        encoded = self.store.snapshot.encoded.get(name)
+        if encoded is None:
             return _error(404, f'Variable {name!r} not found')
-        return JSONResponse(variable)
+        return Response(encoded, media_type='application/json')
 
     async def replace_variable(self, request: Request) -> Response:
         name = check_name(request.path_params['name'])
@@ -166,7 +175,7 @@ class _Api:
         if write.name != name:
             raise WriteRejected(f'name: body name {write.name!r} does not match the name {name!r} in the path')
         await self._commit(lambda: self.store.replace(write))
-        return JSONResponse(self.store.snapshot.variables.get(name))
+        return self._variable(name)
 
     async def delete_variable(self, request: Request) -> Response:
         name = check_name(request.path_params['name'])
