@@ -16,7 +16,7 @@ each latency; meanwhile this process drives one phase at a time, and the latenci
 
 Target (issue 10): GET p99 <= 50 ms during the write bursts and during the slowloris connections.
 
-Run: ``.venv/bin/python benchmarks/bench_server.py [--writes 20] [--slowloris 500] [--json out.json]``.
+Run: ``.venv/bin/python benchmarks/bench_server.py [--writes 40] [--slowloris 500] [--json out.json]``.
 Before the hardening, validation ran on the event loop (a 5 MB pattern stalled every read for 9.7 s)
 and slowloris connections were never closed.
 """
@@ -199,7 +199,7 @@ def _percentile(values: list[float], q: float) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--writes', type=int, default=20, help='2 MiB writes per burst (default 20)')
+    parser.add_argument('--writes', type=int, default=40, help='2 MiB writes per burst (default 40)')
     parser.add_argument('--slowloris', type=int, default=500, help='slowloris connections (default 500)')
     parser.add_argument('--interval', type=float, default=0.005, help='seconds between GETs (default 0.005)')
     parser.add_argument('--json', type=Path, help='write every figure to this file')

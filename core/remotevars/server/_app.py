@@ -2,10 +2,10 @@
 
 Handlers check the key, read the body under its size cap (:mod:`._body`), decode and validate it
 (:mod:`._wire`) in a worker thread so a large write never stalls the event loop, run the store call in
-the thread pool (SQLite is blocking), then announce each committed write on the SSE stream as one
-message carrying the changed variables (:mod:`._updates`). Every refusal is JSON ``{"detail": ...}``
-with a 4xx status; nothing a client sends produces a 500, and a real 500 is logged once
-(:mod:`._boundary`).
+a worker thread too (SQLite is blocking; one write's work at a time), then announce each committed
+write on the SSE stream as one message carrying the changed variables (:mod:`._updates`). Every
+refusal is JSON ``{"detail": ...}`` with a 4xx status; nothing a client sends produces a 500, and a
+real 500 is logged once (:mod:`._boundary`).
 """
 
 from __future__ import annotations
@@ -54,10 +54,12 @@ _MISSING_KEY = 'Missing API key (Authorization: bearer <key>)'
 Handler = Callable[[Request], Awaitable[Response]]
 T = TypeVar('T')
 
-#: Bodies validated at the same time, each in a worker thread. CPU-bound work gains nothing from more
-#: threads (the GIL), and every extra one competes with the event loop for it: with two, reads waited
-#: twice as long during a burst of large writes (benchmarks/bench_server.py).
-_VALIDATION_CONCURRENCY = 1
+#: Writes whose work (validating the body, then the store call) runs at the same time, in worker
+#: threads. That work is CPU-bound and the store serialises writes anyway: more threads gain nothing
+#: (the GIL) and each extra one competes with the event loop for it. With validation and store calls
+#: of concurrent writes overlapping, reads waited about twice as long during a burst of 2 MiB writes
+#: (benchmarks/bench_server.py).
+_WRITE_CONCURRENCY = 1
 
 
 def _error(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -94,7 +96,12 @@ class _Api:
         self.keepalive_interval = keepalive_interval
         self.limits = limits
         self.counts = RequestCounts()
-        self._validating = asyncio.Semaphore(_VALIDATION_CONCURRENCY)
+        self._write_slots = asyncio.Semaphore(_WRITE_CONCURRENCY)
+
+    async def _write_work(self, work: Callable[..., T], *args: Any) -> T:
+        """Return ``work(*args)``, run in a worker thread once a write slot is free."""
+        async with self._write_slots:
+            return await run_in_threadpool(work, *args)
 
     async def body(self, request: Request, parse: Callable[[Any, Limits], T]) -> T:
         """Return the request body read under the size cap, decoded and run through ``parse`` off the loop.
@@ -102,8 +109,7 @@ class _Api:
         Raises :class:`WriteRejected` (413, 400, 422).
         """
         raw = await read_body(request, self.limits.max_body_bytes)
-        async with self._validating:
-            return await run_in_threadpool(parse_body, raw, parse, self.limits)
+        return await self._write_work(parse_body, raw, parse, self.limits)
 
     def guarded(self, scope: Scope, handler: Handler) -> Handler:
         """Return ``handler`` behind the key check: 401 without a valid key, 403 for a read key on writes."""
@@ -138,7 +144,7 @@ class _Api:
         self.broadcaster.publish(encode_update(commit))
 
     async def _commit(self, call: Callable[[], Commit]) -> None:
-        self._announce(await run_in_threadpool(call))
+        self._announce(await self._write_work(call))
 
     def _variable(self, name: str, status_code: int = 200) -> Response:
         # The snapshot's encoding, not a new one: encoding a 2 MB variable would hold the event loop ~15 ms.
@@ -184,7 +190,7 @@ class _Api:
 
     async def bulk(self, request: Request) -> Response:
         upserts, deletes = await self.body(request, parse_bulk)
-        commit = await run_in_threadpool(self.store.bulk, upserts, deletes)
+        commit = await self._write_work(self.store.bulk, upserts, deletes)
         self._announce(commit)
         return JSONResponse({'changes': [{'event': c.event, 'name': c.name} for c in commit.changes]})
 
@@ -196,7 +202,7 @@ class _Api:
     async def create_version(self, request: Request) -> Response:
         name = check_name(request.path_params['name'])
         value = await self.body(request, parse_new_version)
-        number, commit = await run_in_threadpool(self.store.add_version, name, value)
+        number, commit = await self._write_work(self.store.add_version, name, value)
         self._announce(commit)
         return JSONResponse({'version': number}, status_code=201)
 
@@ -207,7 +213,7 @@ class _Api:
 
     async def upsert_type(self, request: Request) -> Response:
         variable_type = await self.body(request, parse_variable_type)
-        await run_in_threadpool(self.store.upsert_variable_type, variable_type)
+        await self._write_work(self.store.upsert_variable_type, variable_type)
         return JSONResponse(variable_type)
 
     # -- updates stream ---------------------------------------------------------------------------
