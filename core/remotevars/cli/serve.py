@@ -114,7 +114,7 @@ def serve(
     """
     try:
         from remotevars.server import Limits, create_app, make_server
-        from remotevars.server._run import raise_open_file_limit
+        from remotevars.server._run import configure_server_process
     except ModuleNotFoundError as exc:
         click.echo(f'error: the server needs the "server" extra (pip install "remotevars[server]"): {exc}', err=True)
         raise SystemExit(2) from None
@@ -124,7 +124,7 @@ def serve(
             'error: no API keys configured: pass --read-key/--write-key or set REMOTEVARS_SERVER_*_KEYS', err=True
         )
         raise SystemExit(2)
-    raise_open_file_limit()  # before the connection cap is derived from it
+    configure_server_process()  # before the connection cap is derived from the open-file limit
     app = create_app(
         db_path,
         read_keys=reads,
