@@ -14,6 +14,7 @@ SDK evaluates with ``re``, and what it refuses must not match here either.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import re
 from typing import Any, Final, TypeAlias
@@ -48,6 +49,7 @@ class PatternError(ValueError):
     """A condition's pattern does not compile; the message says why (without a traceback's worth of text)."""
 
 
+@functools.lru_cache(maxsize=512)  # it re-parses the pattern: as costly as the rest of a cached compile
 def _repeat_expansion(text: str, flags: int) -> int:
     """Return how many elements unrolling ``text``'s repeats to their minimum counts adds (stops past the limit).
 
