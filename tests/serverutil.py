@@ -2,9 +2,9 @@
 
 Stable API used by several test packages:
 
-- ``running_server(db_path, read_keys=..., write_keys=..., keepalive_interval=...)``: uvicorn in a
-  background thread; yields a :class:`RunningServer` (``.url``, ``.read_key``, ``.write_key``,
-  ``.stop()`` / ``.start()`` to restart on the same port, ``.app``).
+- ``running_server(db_path, read_keys=..., write_keys=..., keepalive_interval=..., limits=...)``: uvicorn
+  in a background thread; yields a :class:`RunningServer` (``.url``, ``.read_key``, ``.write_key``,
+  ``.stop()`` / ``.start()`` to restart on the same port, ``.app``, ``.guard``).
 - ``server_process(db_path, port=None, ...)``: ``remotevars serve`` as a subprocess; yields a
   :class:`ServerProcess` (``.url``, keys, ``.kill()`` (SIGKILL), ``.stop()`` (SIGTERM), ``.start()``,
   ``.restart()``).
@@ -107,9 +107,11 @@ class RunningServer:
         port: int = 0,
         allow_anonymous_read: bool = False,
         keys: Sequence[Any] = (),
+        limits: Any = None,
     ) -> None:
         self.db_path = db_path
         self.keys = tuple(keys)
+        self.limits = limits
         self.read_keys = tuple(read_keys)
         self.write_keys = tuple(write_keys)
         self.read_key = self.read_keys[0] if self.read_keys else ''
@@ -140,6 +142,7 @@ class RunningServer:
             keepalive_interval=self.keepalive_interval,
             allow_anonymous_read=self.allow_anonymous_read,
             keys=self.keys,
+            limits=self.limits,
         )
         server = make_server(self.app, host='127.0.0.1', port=self.port, graceful_timeout=2)
         # No signal handlers: uvicorn installs them only on the main thread, and this runs on another.
@@ -172,6 +175,11 @@ class RunningServer:
         self._server = None
 
     @property
+    def guard(self) -> Any:
+        """The running server's connection guard (``remotevars.server._guard.ConnectionGuard``)."""
+        return self._server.guard
+
+    @property
     def subscriber_count(self) -> int:
         """Return how many SSE streams are open right now."""
         return int(self.app.state.broadcaster.subscriber_count) if self.app is not None else 0
@@ -187,10 +195,12 @@ def running_server(
     port: int = 0,
     allow_anonymous_read: bool = False,
     keys: Sequence[Any] = (),
+    limits: Any = None,
 ) -> Iterator[RunningServer]:
     """Yield a :class:`RunningServer` over the SQLite file ``db_path``; stops it on exit.
 
-    ``keys`` are named keys (:class:`remotevars.server.ApiKey`), besides the unnamed read and write keys.
+    ``keys`` are named keys (:class:`remotevars.server.ApiKey`), besides the unnamed read and write keys;
+    ``limits`` is a ``remotevars.server.Limits`` (None: the defaults).
     """
     server = RunningServer(
         db_path,
@@ -200,6 +210,7 @@ def running_server(
         port=port,
         allow_anonymous_read=allow_anonymous_read,
         keys=keys,
+        limits=limits,
     )
     server.start()
     try:

@@ -13,6 +13,10 @@ combining marks as word characters), ``\\B`` on an empty string, the case-insens
 ``i``, ``I`` and the Turkish dotted and dotless I, and ``[[:alpha:]]`` (a POSIX class for ``regex``, a plain set for
 ``re``). tests/core/test_regex.py checks the result against ``re.search`` on a generated corpus.
 Characters assigned after the Unicode version of the running Python can still differ.
+
+``regex`` unrolls a repeat's minimum count when it compiles (``a{1000000}`` costs ~270 MB, and
+``((a{1000}){1000}){1000}`` exhausts memory), so patterns whose repeats would unroll to more than
+:data:`MAX_REPEAT_EXPANSION` elements are refused before ``regex`` sees them.
 """
 
 from __future__ import annotations
@@ -25,10 +29,21 @@ from typing import Any, Final, TypeAlias
 
 import regex
 
-__all__ = ['SEARCH_TIMEOUT', 'ConditionPattern', 'PatternError', 'compile_pattern', 'search', 'to_regex_syntax']
+__all__ = [
+    'MAX_REPEAT_EXPANSION',
+    'SEARCH_TIMEOUT',
+    'ConditionPattern',
+    'PatternError',
+    'compile_pattern',
+    'search',
+    'to_regex_syntax',
+]
 
 #: The longest one search may take, in seconds; past it the search raises TimeoutError.
 SEARCH_TIMEOUT: Final = 0.002
+
+#: The most elements a pattern's repeats may add when unrolled (``a{10000}`` adds 9,999); ~250 bytes each.
+MAX_REPEAT_EXPANSION: Final = 10_000
 
 ConditionPattern: TypeAlias = regex.Pattern[str]
 
@@ -48,17 +63,20 @@ _DIGIT: Final = {False: r'\d', True: r'0-9'}
 _SPACE: Final = {False: r'\s\x1c-\x1f', True: r'\t\n\x0b\x0c\r\x20'}
 #: Characters ``re`` treats as one another's case under IGNORECASE (and ``regex`` does not all).
 _DOTTED_I: Final = 'iI\u0130\u0131'
+_REPEATS: Final = (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT)
 
 
 class PatternError(ValueError):
     """A condition's pattern does not compile; the message says why (without a traceback's worth of text)."""
 
 
-def compile_pattern(pattern: str | re.Pattern[str]) -> ConditionPattern:
+def compile_pattern(pattern: str | re.Pattern[str], *, cache: bool = True) -> ConditionPattern:
     """Return ``pattern`` compiled for :func:`search`; raises :class:`PatternError` when it does not compile.
 
     A compiled ``re.Pattern`` keeps its flags. A pattern ``re`` refuses is refused, including the
-    ones that make it overflow (``a{4294967295}``) or recurse too deeply (1,000 nested groups).
+    ones that make it overflow (``a{4294967295}``) or recurse too deeply (1,000 nested groups), and
+    so are those whose repeats unroll past :data:`MAX_REPEAT_EXPANSION`. ``cache=False`` keeps the
+    result out of ``regex``'s module-level cache (for a caller that only checks the pattern).
     """
     if isinstance(pattern, re.Pattern):
         text, flags = pattern.pattern, pattern.flags
@@ -68,8 +86,13 @@ def compile_pattern(pattern: str | re.Pattern[str]) -> ConditionPattern:
         raise PatternError('the pattern must be a string')
     try:
         re.compile(text, flags)  # what re refuses (a look-behind of variable width...) is refused
-        translated, engine_flags = to_regex_syntax(text, flags)
-        return regex.compile(translated, engine_flags | regex.VERSION0)
+        parsed = sre_parse.parse(text, flags)
+        if _repeat_expansion(parsed) > MAX_REPEAT_EXPANSION:
+            raise PatternError(
+                f'invalid regular expression (its repeat counts unroll to more than {MAX_REPEAT_EXPANSION:,} elements)'
+            )
+        translated, engine_flags = _translate(parsed)
+        return regex.compile(translated, engine_flags | regex.VERSION0, cache_pattern=cache)
     except (re.error, regex.error) as exc:
         raise PatternError(f'invalid regular expression ({exc})') from None
     except (OverflowError, RecursionError, MemoryError) as exc:
@@ -93,7 +116,11 @@ def to_regex_syntax(pattern: str, flags: int = 0) -> tuple[str, int]:
 
     Raises ``re.error`` when ``re`` cannot parse it.
     """
-    parsed = sre_parse.parse(pattern, flags)
+    return _translate(sre_parse.parse(pattern, flags))
+
+
+def _translate(parsed: Any) -> tuple[str, int]:
+    """Return ``re``'s parse tree of a pattern in ``regex`` syntax, and the ``regex`` flags."""
     state = parsed.state
     names = {number: name for name, number in state.groupdict.items()}
     global_flags = state.flags
@@ -103,6 +130,30 @@ def to_regex_syntax(pattern: str, flags: int = 0) -> tuple[str, int]:
         if global_flags & ours:
             engine_flags |= theirs
     return text, engine_flags
+
+
+def _repeat_expansion(parsed: Any) -> int:
+    """Return how many elements unrolling the repeats of ``re``'s parse tree to their minimum counts adds.
+
+    Each node counts once per unrolled copy of every repeat around it; the walk stops once past
+    :data:`MAX_REPEAT_EXPANSION` (iterative: deep nesting costs no stack).
+    """
+    nodes = unrolled = 0
+    stack: list[tuple[Any, int]] = [(parsed, 1)]
+    while stack and unrolled - nodes <= MAX_REPEAT_EXPANSION:
+        subpattern, copies = stack.pop()
+        for op, av in subpattern:
+            nodes += 1
+            unrolled += copies
+            if op in _REPEATS:
+                low, _high, inner = av
+                stack.append((inner, copies * max(low, 1)))
+                continue
+            for part in av if isinstance(av, tuple | list) else (av,):
+                for child in part if isinstance(part, list) else (part,):
+                    if isinstance(child, sre_parse.SubPattern):
+                        stack.append((child, copies))
+    return unrolled - nodes
 
 
 def _char(code: int) -> str:

@@ -131,9 +131,9 @@ BAD_BODIES: list[tuple[Any, str]] = [
     ),
     (
         variable_body('b', labels={'latest': {'target_type': 'version', 'serialized_value': '1'}}),
-        "labels.latest: 'latest' is reserved",
+        "labels: 'latest' is reserved",
     ),
-    (variable_body('b', labels={'code_default': {'target_type': 'latest'}}), "labels.code_default: 'code_default'"),
+    (variable_body('b', labels={'code_default': {'target_type': 'latest'}}), "labels: 'code_default' is reserved"),
     (variable_body('b', labels={'x': {'target_type': 'banana'}}), 'labels.x.target_type: expected one of'),
     (variable_body('b', labels={'x': {'target_type': 'version'}}), 'labels.x.serialized_value: expected a string'),
     (
@@ -181,7 +181,9 @@ def test_nan_weight_is_refused(writer: httpx.Client) -> None:
     )
     response = writer.post('/v1/variables/', content=content)
     assert response.status_code == 422
-    assert response.json() == {'detail': 'rollout.labels.x: weights must be finite numbers'}
+    assert response.json() == {
+        'detail': 'rollout.labels.x: NaN and Infinity are not JSON numbers (expected a finite number)'
+    }
 
 
 @pytest.mark.parametrize(('method', 'body'), [('GET', None), ('PUT', variable_body('x', 1)), ('DELETE', None)])
@@ -218,7 +220,8 @@ def test_unknown_variable_is_404(writer: httpx.Client, method: str, path: str, b
 )
 def test_bad_version_body_is_422(writer: httpx.Client, body: Any, message: str) -> None:
     response = writer.post('/v1/variables/a/versions/', json=body)
-    assert (response.status_code, response.json()) == (422, {'detail': message})
+    assert response.status_code == 422
+    assert response.json()['detail'].startswith(message)
 
 
 @pytest.mark.parametrize(

@@ -1,18 +1,61 @@
 """``remotevars serve``: run the self-hostable variables server (needs the ``server`` extra).
 
-Server dependencies are imported inside the command, so the rest of the CLI works without them.
+Server dependencies are imported inside the command, so the rest of the CLI works without them; for the
+same reason the limit options restate the defaults of ``remotevars.server.Limits`` (a test keeps them equal).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import click
 
 from remotevars._errors import ConfigurationError, RemoteVarsError
 
-__all__ = ['commands', 'serve']
+__all__ = ['LIMIT_OPTIONS', 'commands', 'serve']
+
+F = TypeVar('F', bound=Callable[..., Any])
+
+_COUNT = click.IntRange(min=1)
+_SECONDS = click.FloatRange(min=0, min_open=True)
+
+#: One option per field of ``remotevars.server.Limits``: (option, field, type, default, help).
+LIMIT_OPTIONS: tuple[tuple[str, str, click.ParamType[Any], int | float | None, str], ...] = (
+    ('--max-body-bytes', 'max_body_bytes', _COUNT, 2 * 1024 * 1024, 'Largest request body, in bytes (413).'),
+    ('--max-json-depth', 'max_json_depth', _COUNT, 64, 'Deepest nesting of a body or a serialized_value (422).'),
+    ('--max-pattern-length', 'max_pattern_length', _COUNT, 1_000, 'Longest regex pattern, in characters (422).'),
+    (
+        '--max-total-pattern-length',
+        'max_total_pattern_length',
+        _COUNT,
+        10_000,
+        'All regex patterns of one request, in characters (422).',
+    ),
+    ('--max-labels', 'max_labels', _COUNT, 100, 'Labels per variable (422).'),
+    ('--max-overrides', 'max_overrides', _COUNT, 100, 'Overrides per variable (422).'),
+    ('--max-name-length', 'max_name_length', _COUNT, 128, 'Longest variable or alias name (422).'),
+    ('--max-label-length', 'max_label_length', _COUNT, 128, 'Longest label name (422).'),
+    ('--header-timeout', 'header_timeout', _SECONDS, 10.0, 'Seconds a connection may take to send its headers.'),
+    ('--body-timeout', 'body_timeout', _SECONDS, 30.0, 'Seconds a request body may take after its headers.'),
+    ('--idle-timeout', 'idle_timeout', _SECONDS, 5.0, 'Seconds an idle keep-alive connection stays open.'),
+    ('--max-header-bytes', 'max_header_bytes', _COUNT, 64 * 1024, 'Largest request line plus headers (431).'),
+    (
+        '--max-connections',
+        'max_connections',
+        _COUNT,
+        None,
+        'Open connections (default: 10,000, or the open-file limit minus 100 if lower).',
+    ),
+)
+
+
+def _limit_options(command: F) -> F:
+    for option, field, kind, default, help_text in reversed(LIMIT_OPTIONS):
+        show = default is not None
+        command = click.option(option, field, type=kind, default=default, show_default=show, help=help_text)(command)
+    return command
 
 
 def _fail(message: str) -> NoReturn:
@@ -65,6 +108,7 @@ def _keys(values: tuple[str, ...]) -> list[str]:
 )
 @click.option('--allow-anonymous-read', is_flag=True, help='Let requests without a key read (not write).')
 @click.option('--log-level', default='warning', show_default=True, help='uvicorn log level.')
+@_limit_options
 def serve(
     host: str,
     port: int,
@@ -75,11 +119,17 @@ def serve(
     keepalive: float,
     allow_anonymous_read: bool,
     log_level: str,
+    **limit_values: Any,
 ) -> None:
-    """Run the variables server (Logfire-compatible HTTP API, SQLite storage)."""
+    """Run the variables server (Logfire-compatible HTTP API, SQLite storage).
+
+    The limit options bound what a request may hold and how long a connection may take (docs/server.md,
+    "Limits and hardening").
+    """
     try:
-        from remotevars.server import create_app, make_server
+        from remotevars.server import Limits, create_app, make_server
         from remotevars.server._keys_file import load_keys_file
+        from remotevars.server._run import configure_server_process
     except ModuleNotFoundError as exc:
         _fail(f'the server needs the "server" extra (pip install "remotevars[server]"): {exc}')
     reads, writes = _keys(read_keys), _keys(write_keys)
@@ -89,6 +139,7 @@ def serve(
         _fail(str(exc))
     if not named and not writes and not reads and not allow_anonymous_read:
         _fail('no API keys configured: pass --keys-file (or --read-key/--write-key, REMOTEVARS_SERVER_*_KEYS)')
+    configure_server_process()  # before the connection cap is derived from the open-file limit
     try:
         app = create_app(
             db_path,
@@ -97,6 +148,7 @@ def serve(
             write_keys=writes,
             keepalive_interval=keepalive,
             allow_anonymous_read=allow_anonymous_read,
+            limits=Limits(**limit_values),
         )
     except ConfigurationError as exc:  # two keys with one name or one secret
         _fail(str(exc))

@@ -3,13 +3,15 @@
 Needs the ``server`` extra (starlette, uvicorn, sse-starlette, jsonschema-rs; httptools and uvloop, which
 uvicorn uses when installed, make it faster). :func:`create_app` builds the ASGI app over a
 :class:`Store` (:class:`SQLiteStore` by default); :class:`Operations` are the write operations it
-serves; :func:`make_server` wraps the app in a uvicorn server that closes SSE streams on shutdown.
+serves; :func:`make_server` wraps the app in a uvicorn server that closes SSE streams on shutdown and
+bounds what connections may take. Both follow one :class:`Limits`.
 """
 
 from __future__ import annotations
 
 from remotevars.server._app import create_app
 from remotevars.server._auth import ApiKey
+from remotevars.server._limits import Limits
 from remotevars.server._ops import Operations, Outcome, Target
 from remotevars.server._run import ServerWithStreams, make_server
 from remotevars.server._sqlite import SQLiteStore
@@ -17,6 +19,7 @@ from remotevars.server._storage import StorageUnavailable, Store
 
 __all__ = [
     'ApiKey',
+    'Limits',
     'Operations',
     'Outcome',
     'SQLiteStore',

@@ -1,43 +1,51 @@
-"""The Starlette application: routes of contract §1 plus the documented extensions (docs/server.md).
+"""The Starlette application: the Logfire variables API plus the documented extensions (docs/server.md).
 
-Handlers check the key, decode and validate the body (:mod:`._wire`, :mod:`._edit_bodies`), run one
-operation (:mod:`._ops`) in the thread pool (storage and schema checks are blocking), then announce
-each committed write on the SSE stream as one message carrying the changed variables
-(:mod:`._updates`). Every refusal is JSON ``{"detail": ...}`` with a 4xx status (503 when the storage
-is unavailable); nothing a client sends produces a 500.
+Handlers check the key, read the body under its size cap (:mod:`._body`), decode and validate it
+(:mod:`._wire`, :mod:`._edit_bodies`) in a worker thread so a large write never stalls the event loop,
+run one operation (:mod:`._ops`) in a worker thread too (storage and schema checks are blocking; one
+write's work at a time), then announce each committed write on the SSE stream as one message
+carrying the changed variables (:mod:`._updates`). Every refusal is JSON ``{"detail": ...}`` with a
+4xx status (503 when the storage is unavailable); nothing a client sends produces a 500, and a real
+500 is logged once (:mod:`._boundary`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from remotevars.server._auth import ANONYMOUS, ApiKey, Keys, Scope, bearer_token, unnamed_keys
+from remotevars.server._body import read_body
+from remotevars.server._boundary import ErrorBoundary
 from remotevars.server._broadcast import Broadcaster
 from remotevars.server._edit import SchemaViolation
 from remotevars.server._edit_routes import EditRoutes
+from remotevars.server._limits import Limits
 from remotevars.server._ops import Operations, Outcome
 from remotevars.server._preconditions import Precondition
+from remotevars.server._shape import encode
 from remotevars.server._sqlite import SQLiteStore
 from remotevars.server._storage import StorageUnavailable, Store
 from remotevars.server._updates import encode_update
 from remotevars.server._wire import (
     WriteRejected,
     check_name,
+    parse_body,
     parse_bulk,
-    parse_json,
     parse_variable_type,
     parse_write,
 )
@@ -49,10 +57,21 @@ logger = logging.getLogger('remotevars.server')
 _MISSING_KEY = 'Missing API key (Authorization: bearer <key>)'
 
 Handler = Callable[[Request], Awaitable[Response]]
+T = TypeVar('T')
+
+#: Writes whose work (validating the body, then the operation) runs at the same time, in worker
+#: threads. That work is CPU-bound and the store serialises writes anyway: more threads gain nothing
+#: (the GIL) and each extra one competes with the event loop for it. With validation and store calls
+#: of concurrent writes overlapping, reads waited about twice as long during a burst of 2 MiB writes
+#: (benchmarks/bench_server.py).
+_WRITE_CONCURRENCY = 1
 
 
 def _error(status: int, detail: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
-    return JSONResponse({'detail': detail, **extra}, status_code=status, headers=headers)
+    # Messages quote what the client sent; an unpaired surrogate in it is spelled out (\ud800) so the
+    # answer stays encodable, and strict JSON.
+    printable = detail.encode('utf-8', 'backslashreplace').decode('utf-8')
+    return JSONResponse({'detail': printable, **extra}, status_code=status, headers=headers)
 
 
 def _matches_etag(if_none_match: str | None, etag: str) -> bool:
@@ -73,13 +92,22 @@ class RequestCounts:
 class _Api:
     """The request handlers, bound to one store (through its operations), key set and broadcaster."""
 
-    def __init__(self, ops: Operations, keys: Keys, broadcaster: Broadcaster, keepalive_interval: float) -> None:
+    def __init__(
+        self, ops: Operations, keys: Keys, broadcaster: Broadcaster, keepalive_interval: float, limits: Limits
+    ) -> None:
         self.ops = ops
         self.store = ops.store
         self.keys = keys
         self.broadcaster = broadcaster
         self.keepalive_interval = keepalive_interval
+        self.limits = limits
         self.counts = RequestCounts()
+        self._write_slots = asyncio.Semaphore(_WRITE_CONCURRENCY)
+
+    async def _write_work(self, work: Callable[..., T], *args: Any) -> T:
+        """Return ``work(*args)``, run in a worker thread once a write slot is free."""
+        async with self._write_slots:
+            return await run_in_threadpool(work, *args)
 
     def guarded(self, scope: Scope, handler: Handler) -> Handler:
         """Return ``handler`` behind the key check: 401 without a valid key, 403 for a read key on writes.
@@ -98,12 +126,17 @@ class _Api:
                     return _error(401, detail, {'WWW-Authenticate': 'Bearer'})
             elif scope == 'write' and key.scope != 'write':
                 return _error(403, 'This API key can only read; a write key is required')
+            name = request.path_params.get('name')
+            if isinstance(name, str) and len(name) > self.limits.max_name_length:
+                return _error(422, f'name: variable names are at most {self.limits.max_name_length} characters')
             request.state.actor = key.name if key is not None else ANONYMOUS
             try:
                 return await handler(request)
             except SchemaViolation as exc:
                 return _error(exc.status, str(exc), errors=exc.errors)
             except WriteRejected as exc:
+                # The rest of a body refused unread (413) is received and dropped, within the body timeout:
+                # closing now would reset the connection before a client that sends first reads the answer.
                 return _error(exc.status, str(exc))
             except StorageUnavailable as exc:
                 logger.warning('storage error on %s %s: %s', request.method, request.url.path, exc)
@@ -111,9 +144,14 @@ class _Api:
 
         return endpoint
 
-    async def read_json(self, request: Request) -> Any:
-        """Return the decoded JSON body of ``request``; raises :class:`WriteRejected` (400) when it is not JSON."""
-        return parse_json(await request.body())
+    async def read_json(self, request: Request, parse: Callable[[Any, Limits], T]) -> T:
+        """Return ``parse(decoded body, limits)``: every endpoint's one way to read a body.
+
+        The body is read under the size cap, then decoded strictly and parsed in a worker thread.
+        Raises :class:`WriteRejected` (413, 400, 422).
+        """
+        raw = await read_body(request, self.limits.max_body_bytes)
+        return await self._write_work(parse_body, raw, parse, self.limits)
 
     def announce(self, outcome: Outcome) -> None:
         """Send the stream message of a committed write (nothing for a write that changed nothing)."""
@@ -121,19 +159,21 @@ class _Api:
         self.broadcaster.publish(encode_update(outcome.commit))
 
     async def run(self, operation: Callable[[], Outcome]) -> Outcome:
-        """Run ``operation`` in the thread pool, announce its commit, and return its outcome."""
-        outcome = await run_in_threadpool(operation)
+        """Run ``operation`` in a worker thread (a write slot), announce its commit, and return its outcome."""
+        outcome = await self._write_work(operation)
         self.announce(outcome)
         return outcome
 
     def variable_response(self, name: str, outcome: Outcome, status: int = 200) -> Response:
         """Return the variable's read shape (plus ``warnings`` when the write left any) with its ETag."""
         snapshot = self.store.snapshot
-        # .get: a concurrent delete may already have removed it again.
-        body: dict[str, Any] | None = snapshot.variables.get(name)
-        if body is not None and outcome.warnings:
-            body = {**body, 'warnings': [w.to_json() for w in outcome.warnings]}
-        return JSONResponse(body, status_code=status, headers=_etag_header(snapshot.variable_etag(name)))
+        # The snapshot's encoding, not a new one: encoding a 2 MiB variable would hold the event loop
+        # ~10 ms. A concurrent delete may already have removed it again: then null.
+        body = snapshot.encoded.get(name, b'null')
+        if body != b'null' and outcome.warnings:
+            body = body[:-1] + b',"warnings":' + encode([w.to_json() for w in outcome.warnings]) + b'}'
+        headers = _etag_header(snapshot.variable_etag(name))
+        return Response(body, status_code=status, media_type='application/json', headers=headers)
 
     # -- variables ----------------------------------------------------------------------------------
 
@@ -147,21 +187,21 @@ class _Api:
         return Response(snapshot.body, media_type='application/json', headers=headers)
 
     async def create_variable(self, request: Request) -> Response:
-        write = parse_write(await self.read_json(request))
+        write = await self.read_json(request, parse_write)
         outcome = await self.run(lambda: self.ops.create(write, actor=request.state.actor))
         return self.variable_response(write.name, outcome, 201)
 
     async def get_variable(self, request: Request) -> Response:
         name = check_name(request.path_params['name'])
         snapshot = self.store.snapshot
-        variable = snapshot.variables.get(name)
-        if variable is None:
+        encoded = snapshot.encoded.get(name)
+        if encoded is None:
             return _error(404, f'Variable {name!r} not found')
-        return JSONResponse(variable, headers=_etag_header(snapshot.variable_etag(name)))
+        return Response(encoded, media_type='application/json', headers=_etag_header(snapshot.variable_etag(name)))
 
     async def replace_variable(self, request: Request) -> Response:
         name = check_name(request.path_params['name'])
-        write = parse_write(await self.read_json(request))
+        write = await self.read_json(request, parse_write)
         if write.name != name:
             raise WriteRejected(f'name: body name {write.name!r} does not match the name {name!r} in the path')
         precondition = Precondition.from_header(request.headers.get('if-match'))
@@ -175,7 +215,7 @@ class _Api:
         return Response(status_code=204)
 
     async def bulk(self, request: Request) -> Response:
-        upserts, deletes = parse_bulk(await self.read_json(request))
+        upserts, deletes = await self.read_json(request, parse_bulk)
         outcome = await self.run(lambda: self.ops.bulk(upserts, deletes, actor=request.state.actor))
         body: dict[str, Any] = {'changes': [{'event': c.event, 'name': c.name} for c in outcome.commit.changes]}
         if outcome.warnings:
@@ -195,7 +235,7 @@ class _Api:
         return JSONResponse(await run_in_threadpool(self.store.variable_types))
 
     async def upsert_type(self, request: Request) -> Response:
-        variable_type = parse_variable_type(await self.read_json(request))
+        variable_type = await self.read_json(request, parse_variable_type)
         await self.run(lambda: self.ops.upsert_variable_type(variable_type, actor=request.state.actor))
         return JSONResponse(variable_type)
 
@@ -225,12 +265,6 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return _error(exc.status_code, str(exc.detail), dict(exc.headers or {}))
 
 
-async def _unexpected_error(request: Request, exc: Exception) -> Response:
-    # A bug: logged with its traceback, answered in the same JSON shape as every other error.
-    logger.error('unexpected error on %s %s', request.method, request.url.path, exc_info=exc)
-    return _error(500, 'Internal server error')
-
-
 def create_app(
     store: Store | str | Path,
     *,
@@ -239,12 +273,17 @@ def create_app(
     keys: Iterable[ApiKey] = (),
     keepalive_interval: float = 15.0,
     allow_anonymous_read: bool = False,
+    limits: Limits | None = None,
 ) -> Starlette:
     """Return the server's ASGI app over ``store`` (a :class:`Store`, or a SQLite path the app opens and closes).
 
     ``keys`` are named keys (from a keys file); ``read_keys``/``write_keys`` are secrets without names,
     which get the names ``read-key-1``, ``write-key-1``... Raises :class:`~remotevars.ConfigurationError`
     when two keys share a name or a secret.
+
+    ``limits`` (default: :class:`Limits`'s defaults) caps bodies and what they hold, for the API and
+    the operations alike; its connection limits are applied by :func:`~remotevars.server.make_server`,
+    which reads ``app.state.limits``.
 
     ``app.state.broadcaster`` is the SSE fan-out (closed on shutdown), ``app.state.store`` the store,
     ``app.state.ops`` its :class:`~._ops.Operations` and ``app.state.counts`` the :class:`RequestCounts`.
@@ -253,8 +292,9 @@ def create_app(
     owned = isinstance(store, str | Path)
     the_store: Store = SQLiteStore(store) if isinstance(store, str | Path) else store
     broadcaster = Broadcaster()
-    ops = Operations(the_store)
-    api = _Api(ops, key_set, broadcaster, keepalive_interval)
+    the_limits = Limits() if limits is None else limits
+    ops = Operations(the_store, limits=the_limits)
+    api = _Api(ops, key_set, broadcaster, keepalive_interval, the_limits)
     edits = EditRoutes(ops, api.run, api.read_json)
     read: Scope = 'read'
     write: Scope = 'write'
@@ -295,8 +335,12 @@ def create_app(
         route('/v1/variable-updates/', read, api.updates, 'GET'),
     ]
     app = Starlette(
-        routes=routes, lifespan=lifespan, exception_handlers={HTTPException: _http_error, Exception: _unexpected_error}
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[Middleware(ErrorBoundary)],
+        exception_handlers={HTTPException: _http_error},
     )
+    app.state.limits = the_limits
     app.state.store = the_store
     app.state.ops = ops
     app.state.broadcaster = broadcaster

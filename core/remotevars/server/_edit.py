@@ -4,7 +4,8 @@ An :class:`Edit` starts from the stored variable (or none), lets an operation ch
 mint versions, then :meth:`Edit.finish` enforces the rules and records the result:
 
 - the variable must be valid as a whole (labels that rollouts, overrides and refs use exist; weights;
-  regex patterns compile), else 422 naming the problem;
+  regex patterns compile; no more labels and overrides than the :class:`~._limits.Limits` allow),
+  else 422 naming the problem;
 - every version minted by the write must match the variable's ``json_schema`` in force after it, else
   422 (:class:`SchemaViolation`) naming the variable, the label and the JSON path;
 - labels that point at existing versions are not re-validated, only reported (:class:`SchemaWarning`)
@@ -25,9 +26,10 @@ from pydantic import ValidationError
 from remotevars._regex import PatternError, compile_pattern
 from remotevars.config import VariableConfig
 from remotevars.server._json_schema import InvalidSchema, check_schema, violations
+from remotevars.server._limits import Limits
 from remotevars.server._shape import load_shape
 from remotevars.server._storage import Change, NewHistoryEntry, Transaction, VariableRecord
-from remotevars.server._wire import WriteRejected
+from remotevars.server._wire import DEFAULT_LIMITS, WriteRejected
 
 __all__ = ['Edit', 'SchemaViolation', 'SchemaWarning']
 
@@ -74,11 +76,14 @@ class SchemaViolation(WriteRejected):
 class Edit:
     """One variable changed by one write: start from ``record`` (None: it does not exist), change ``doc``."""
 
-    def __init__(self, tx: Transaction, name: str, record: VariableRecord | None, *, now: str) -> None:
+    def __init__(
+        self, tx: Transaction, name: str, record: VariableRecord | None, *, now: str, limits: Limits = DEFAULT_LIMITS
+    ) -> None:
         self.tx = tx
         self.name = name
         self.record = record
         self.now = now
+        self.limits = limits
         self.before = None if record is None else load_shape(tx, record)
         #: The document after the write (None: the variable is deleted); operations change it in place.
         self.doc: dict[str, Any] | None = None if record is None else copy.deepcopy(record.doc)
@@ -117,6 +122,7 @@ class Edit:
             self._record(action, actor, None, [])
             self.tx.changed(Change('deleted', self.name))
             return []
+        self._check_counts(self.doc)
         record = VariableRecord(self.name, self.doc, self.tx.revision)
         after = load_shape(self.tx, record)
         _check_variable(after)
@@ -138,6 +144,20 @@ class Edit:
         self._record(action, actor, after, warnings)
         self.tx.changed(Change('updated' if self.before is not None else 'created', self.name))
         return warnings
+
+    def _check_counts(self, doc: dict[str, Any]) -> None:
+        # Write bodies are held to these limits when parsed; edits (a label set, an override added)
+        # and rollbacks are held to them here.
+        labels, overrides = len(doc['labels']), len(doc['overrides'])
+        if labels > self.limits.max_labels:
+            raise WriteRejected(
+                f'Variable {self.name!r}: labels: at most {self.limits.max_labels} labels per variable, got {labels}'
+            )
+        if overrides > self.limits.max_overrides:
+            raise WriteRejected(
+                f'Variable {self.name!r}: overrides: at most {self.limits.max_overrides} overrides per variable,'
+                f' got {overrides}'
+            )
 
     def _record(self, action: str, actor: str, after: dict[str, Any] | None, warnings: list[SchemaWarning]) -> None:
         self.tx.add_history(

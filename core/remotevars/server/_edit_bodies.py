@@ -1,8 +1,10 @@
 """Bodies of the edit endpoints (docs/server.md, "Atomic edits"): decoded JSON in, operation arguments out.
 
-Each parser returns what :class:`~._ops.Operations` takes, or raises :class:`~._wire.WriteRejected`
-(422) naming the field. What they cannot check alone (that a label exists, that weights fit the
-variable's labels) the operation checks against the stored variable.
+Each parser takes the strictly decoded body and the server's :class:`~._limits.Limits` (the shape of
+:func:`~._wire.parse_body`'s parsers) and returns what :class:`~._ops.Operations` takes, or raises
+:class:`~._wire.WriteRejected` (422) naming the field. What they cannot check alone (that a label
+exists, that weights fit the variable's labels, label names and counts) the operation checks against
+the stored variable.
 """
 
 from __future__ import annotations
@@ -13,11 +15,17 @@ from typing import Any
 from pydantic import ValidationError
 
 from remotevars.config import Rollout, RolloutOverride
+from remotevars.server._limits import Limits
 from remotevars.server._ops import Target
-from remotevars.server._wire import RESERVED_LABELS, WriteRejected, parse_new_version
+from remotevars.server._wire import (
+    WriteRejected,
+    check_label,
+    check_override_patterns,
+    check_pattern_budget,
+    parse_new_version,
+)
 
 __all__ = [
-    'check_label',
     'parse_label_target',
     'parse_override',
     'parse_rollback',
@@ -44,28 +52,21 @@ def _positive_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
-def check_label(label: Any, where: str = 'label') -> str:
-    """Return ``label`` if it can name a label; raises :class:`WriteRejected` (422) otherwise."""
-    if not isinstance(label, str) or not label:
-        raise WriteRejected(f'{where}: expected a non-empty string')
-    if label in RESERVED_LABELS:
-        raise WriteRejected(f'{where}: {label!r} is reserved and cannot be used as a label name')
-    return label
-
-
-def parse_version_edit(body: Any) -> tuple[str, list[str]]:
+def parse_version_edit(body: Any, limits: Limits) -> tuple[str, list[str]]:
     """Return ``(serialized_value, labels)`` of ``{"serialized_value": "<JSON text>", "labels": [...]}``."""
-    value = parse_new_version(body)
+    value = parse_new_version(body, limits)
     raw = body.get('labels', [])
     if not isinstance(raw, list):
         raise WriteRejected('labels: expected an array of label names')
-    labels = [check_label(label, f'labels[{i}]') for i, label in enumerate(raw)]
+    if len(raw) > limits.max_labels:
+        raise WriteRejected(f'labels: at most {limits.max_labels} labels per variable, got {len(raw)}')
+    labels = [check_label(label, limits, f'labels[{i}]') for i, label in enumerate(raw)]
     if len(set(labels)) != len(labels):
         raise WriteRejected('labels: a label appears more than once')
     return value, labels
 
 
-def parse_label_target(body: Any) -> Target:
+def parse_label_target(body: Any, limits: Limits) -> Target:
     """Return the target of ``{"version": n}`` or ``{"ref": "latest" | "code_default" | "<label>"}``."""
     data = _object(body, '{"version": n} or {"ref": "latest" | "code_default" | "<label>"}')
     unknown = sorted(set(data) - {'version', 'ref'})
@@ -81,7 +82,7 @@ def parse_label_target(body: Any) -> Target:
     return Target(ref=ref)
 
 
-def parse_rollout(body: Any) -> dict[str, float]:
+def parse_rollout(body: Any, limits: Limits) -> dict[str, float]:
     """Return the weights of ``{"labels": {"<label>": weight, ...}}`` (finite, non-negative, sum at most 1)."""
     data = _object(body, '{"labels": {"<label>": weight, ...}}')
     if set(data) - {'labels'}:
@@ -98,19 +99,24 @@ def parse_rollout(body: Any) -> dict[str, float]:
         raise WriteRejected(_messages(exc, 'rollout')) from None
 
 
-def parse_override(body: Any) -> dict[str, Any]:
-    """Return an override (``{"conditions": [...], "rollout": {"labels": {...}}}``) in its stored form."""
+def parse_override(body: Any, limits: Limits) -> dict[str, Any]:
+    """Return an override (``{"conditions": [...], "rollout": {"labels": {...}}}``) in its stored form.
+
+    Its regex patterns are held to the same limits as those of a write body.
+    """
     data = _object(body, '{"conditions": [...], "rollout": {"labels": {...}}}')
-    parse_rollout(data.get('rollout'))
+    parse_rollout(data.get('rollout'), limits)
+    check_pattern_budget([{'overrides': [data]}], limits)
     try:
         override = RolloutOverride.model_validate(data)
     except ValidationError as exc:
         raise WriteRejected(_messages(exc, '')) from None
     dumped: dict[str, Any] = override.model_dump(mode='json')
+    check_override_patterns(dumped, limits, 'override')
     return dumped
 
 
-def parse_rollback(body: Any) -> int:
+def parse_rollback(body: Any, limits: Limits) -> int:
     """Return the history entry id of ``{"to": id}``."""
     data = _object(body, '{"to": <history entry id>}')
     entry = data.get('to')

@@ -1,7 +1,8 @@
 """Handlers of the control-plane extension endpoints: atomic edits, history and rollback (docs/server.md).
 
 Each edit is one operation (:class:`~._ops.Operations`): one transaction, at most one update event.
-Every edit accepts ``If-Match`` (:mod:`._preconditions`) and answers, with the variable's ETag::
+Bodies are read through the app's limited, strict body reader, which runs the parser off the event
+loop. Every edit accepts ``If-Match`` (:mod:`._preconditions`) and answers, with the variable's ETag::
 
     {"changed": true|false, "warnings": [...], "variable": {<read shape>}}   (+ "version" for a new version)
 """
@@ -9,27 +10,38 @@ Every edit accepts ``If-Match`` (:mod:`._preconditions`) and answers, with the v
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from remotevars.server._edit_bodies import (
-    check_label,
     parse_label_target,
     parse_override,
     parse_rollback,
     parse_rollout,
     parse_version_edit,
 )
+from remotevars.server._limits import Limits
 from remotevars.server._ops import Operations, Outcome
 from remotevars.server._preconditions import Precondition
+from remotevars.server._shape import encode
 from remotevars.server._wire import WriteRejected, check_name
 
-__all__ = ['EditRoutes']
+__all__ = ['BodyReader', 'EditRoutes']
 
 _MAX_HISTORY = 1000
+
+T = TypeVar('T')
+
+
+class BodyReader(Protocol):
+    """Reads a request's body under the limits and returns ``parse(decoded body, limits)`` (run off the loop)."""
+
+    def __call__(self, request: Request, parse: Callable[[Any, Limits], T]) -> Awaitable[T]:
+        """Return the parsed body; raises :class:`~._wire.WriteRejected` (413, 400, 422)."""
+        ...
 
 
 class EditRoutes:
@@ -39,7 +51,7 @@ class EditRoutes:
         self,
         ops: Operations,
         run: Callable[[Callable[[], Outcome]], Awaitable[Outcome]],
-        read_json: Callable[[Request], Awaitable[Any]],
+        read_json: BodyReader,
     ) -> None:
         self.ops = ops
         self._run = run
@@ -53,19 +65,20 @@ class EditRoutes:
         actor: str = request.state.actor
         outcome = await self._run(lambda: operation(name, actor, precondition))
         snapshot = self.ops.store.snapshot
-        body: dict[str, Any] = {
-            'changed': outcome.changed,
-            'warnings': [w.to_json() for w in outcome.warnings],
-            'variable': snapshot.variables.get(name),
-        }
+        head: dict[str, Any] = {'changed': outcome.changed, 'warnings': [w.to_json() for w in outcome.warnings]}
         if outcome.version is not None:
-            body['version'] = outcome.version
+            head['version'] = outcome.version
+        # The snapshot's encoding of the variable, spliced in: encoding a large variable again would hold
+        # the event loop (~10 ms for a 2 MiB value). A concurrent delete may have removed it: then null.
+        variable = snapshot.encoded.get(name, b'null')
+        body = encode(head)[:-1] + b',"variable":' + variable + b'}'
         etag = snapshot.variable_etag(name)
-        return JSONResponse(body, status_code=status, headers=None if etag is None else {'ETag': etag})
+        headers = None if etag is None else {'ETag': etag}
+        return Response(body, status_code=status, media_type='application/json', headers=headers)
 
     async def create_version(self, request: Request) -> Response:
         """``POST .../versions/`` ``{"serialized_value": "<JSON>", "labels": [...]}``: a new version, labels moved."""
-        value, labels = parse_version_edit(await self._read_json(request))
+        value, labels = await self._read_json(request, parse_version_edit)
         return await self._edit(
             request,
             lambda name, actor, pre: self.ops.create_version(name, value, labels, actor=actor, precondition=pre),
@@ -75,7 +88,7 @@ class EditRoutes:
     async def set_label(self, request: Request) -> Response:
         """``PUT .../labels/{label}`` ``{"version": n}`` or ``{"ref": ...}``: point a label (new or not)."""
         label = _label(request)
-        target = parse_label_target(await self._read_json(request))
+        target = await self._read_json(request, parse_label_target)
         return await self._edit(
             request, lambda name, actor, pre: self.ops.set_label(name, label, target, actor=actor, precondition=pre)
         )
@@ -89,14 +102,14 @@ class EditRoutes:
 
     async def set_rollout(self, request: Request) -> Response:
         """``PUT .../rollout/`` ``{"labels": {...}}``: replace the base rollout."""
-        weights = parse_rollout(await self._read_json(request))
+        weights = await self._read_json(request, parse_rollout)
         return await self._edit(
             request, lambda name, actor, pre: self.ops.set_rollout(name, weights, actor=actor, precondition=pre)
         )
 
     async def add_override(self, request: Request) -> Response:
         """``POST .../overrides/`` ``{"conditions": [...], "rollout": {...}}``: append an override."""
-        override = parse_override(await self._read_json(request))
+        override = await self._read_json(request, parse_override)
         return await self._edit(
             request,
             lambda name, actor, pre: self.ops.add_override(name, override, actor=actor, precondition=pre),
@@ -118,7 +131,7 @@ class EditRoutes:
 
     async def rollback(self, request: Request) -> Response:
         """``POST .../rollback/`` ``{"to": id}``: labels, rollout and overrides as after history entry ``id``."""
-        entry_id = parse_rollback(await self._read_json(request))
+        entry_id = await self._read_json(request, parse_rollback)
         return await self._edit(
             request, lambda name, actor, pre: self.ops.rollback(name, entry_id, actor=actor, precondition=pre)
         )
@@ -136,6 +149,7 @@ class EditRoutes:
 
 
 def _label(request: Request) -> str:
-    # The {label:path} route takes everything after labels/, so the trailing slash is part of it.
+    # The {label:path} route takes everything after labels/, so the trailing slash is part of it. The
+    # operation checks the name (the one rule of label names, whoever calls it).
     raw: str = request.path_params['label']
-    return check_label(raw.removesuffix('/'))
+    return raw.removesuffix('/')

@@ -20,9 +20,10 @@ from typing import Any, TypeVar
 
 from remotevars.server._edit import Edit, SchemaViolation, SchemaWarning
 from remotevars.server._json_schema import InvalidSchema, check_schema
+from remotevars.server._limits import Limits
 from remotevars.server._preconditions import Precondition
 from remotevars.server._storage import Commit, Store, Transaction
-from remotevars.server._wire import RESERVED_LABELS, LabelTarget, VariableWrite, WriteRejected
+from remotevars.server._wire import DEFAULT_LIMITS, LabelTarget, VariableWrite, WriteRejected, check_label
 
 __all__ = ['Operations', 'Outcome', 'Target']
 
@@ -68,11 +69,25 @@ class Outcome:
 
 
 class Operations:
-    """The write operations over one :class:`~._storage.Store`; ``clock`` returns ISO timestamps."""
+    """The write operations over one :class:`~._storage.Store`; ``clock`` returns ISO timestamps.
 
-    def __init__(self, store: Store, *, clock: Callable[[], str] = _now) -> None:
+    ``limits`` bounds what a variable may hold after any operation (label names, labels and overrides
+    per variable), whichever front end calls it.
+    """
+
+    def __init__(self, store: Store, *, clock: Callable[[], str] = _now, limits: Limits = DEFAULT_LIMITS) -> None:
         self.store = store
+        self.limits = limits
         self._clock = clock
+
+    def _new_edit(self, tx: Transaction, name: str, now: str) -> Edit:
+        return Edit(tx, name, tx.variable(name), now=now, limits=self.limits)
+
+    def _start(self, tx: Transaction, name: str, now: str, precondition: Precondition | None) -> Edit:
+        edit = self._new_edit(tx, name, now)
+        if precondition is not None:
+            precondition.check(edit.name, tx.db_id, None if edit.record is None else edit.record.revision)
+        return edit
 
     # -- plumbing ------------------------------------------------------------------------------------
 
@@ -93,7 +108,7 @@ class Operations:
         """Run ``change`` on the existing variable ``name`` in one transaction, then finish the edit."""
 
         def apply(tx: Transaction, now: str) -> tuple[T, list[SchemaWarning]]:
-            edit = _start(tx, name, now, precondition)
+            edit = self._start(tx, name, now, precondition)
             edit.require_doc()
             result = change(edit)
             return result, edit.finish(action, actor)
@@ -106,7 +121,7 @@ class Operations:
         """Create a variable from a write body. Raises :class:`WriteRejected`: 409 if it exists, 422 if invalid."""
 
         def apply(tx: Transaction, now: str) -> tuple[None, list[SchemaWarning]]:
-            edit = Edit(tx, write.name, tx.variable(write.name), now=now)
+            edit = self._new_edit(tx, write.name, now)
             if edit.exists:
                 raise WriteRejected(f'Variable {write.name!r} already exists', 409)
             _apply_write(edit, write)
@@ -118,7 +133,7 @@ class Operations:
         """Replace a variable by a write body. Raises :class:`WriteRejected`: 404 if missing, 412, 422."""
 
         def apply(tx: Transaction, now: str) -> tuple[None, list[SchemaWarning]]:
-            edit = _start(tx, write.name, now, precondition)
+            edit = self._start(tx, write.name, now, precondition)
             edit.require_doc()
             _apply_write(edit, write)
             return None, edit.finish('replace', actor)
@@ -129,7 +144,7 @@ class Operations:
         """Delete a variable and its versions (its history stays). Raises :class:`WriteRejected`: 404, 412."""
 
         def apply(tx: Transaction, now: str) -> tuple[None, list[SchemaWarning]]:
-            edit = _start(tx, name, now, precondition)
+            edit = self._start(tx, name, now, precondition)
             edit.require_doc()
             edit.doc = None
             return None, edit.finish('delete', actor)
@@ -145,7 +160,7 @@ class Operations:
         def apply(tx: Transaction, now: str) -> tuple[None, list[SchemaWarning]]:
             warnings: list[SchemaWarning] = []
             for i, write in enumerate(upserts):
-                edit = Edit(tx, write.name, tx.variable(write.name), now=now)
+                edit = self._new_edit(tx, write.name, now)
                 action = 'bulk-replace' if edit.exists else 'bulk-create'
                 try:
                     _apply_write(edit, write)
@@ -155,7 +170,7 @@ class Operations:
                 except WriteRejected as exc:
                     raise WriteRejected(f'upsert[{i}] (variable {write.name!r}): {exc}', exc.status) from None
             for name in deletes:
-                edit = Edit(tx, name, tx.variable(name), now=now)
+                edit = self._new_edit(tx, name, now)
                 if not edit.exists:
                     raise WriteRejected(f'delete: Variable {name!r} not found', 404)
                 edit.doc = None
@@ -194,7 +209,7 @@ class Operations:
         """
 
         for label in labels:
-            _check_label_name(label)
+            check_label(label, self.limits)
 
         def change(edit: Edit) -> int:
             doc = edit.require_doc()
@@ -210,7 +225,7 @@ class Operations:
         self, name: str, label: str, target: Target, *, actor: str, precondition: Precondition | None = None
     ) -> Outcome:
         """Point ``label`` (new or existing) at a version or a ref. Raises :class:`WriteRejected`: 404, 412, 422."""
-        _check_label_name(label)
+        check_label(label, self.limits)
 
         def change(edit: Edit) -> None:
             doc = edit.require_doc()
@@ -302,7 +317,7 @@ class Operations:
                 raise WriteRejected(
                     f'History entry {entry_id} deleted variable {name!r}: roll back to an entry before it'
                 )
-            edit = _start(tx, name, now, precondition)
+            edit = self._start(tx, name, now, precondition)
             target = entry.after
             if edit.doc is None:
                 edit.doc = {f: target[f] for f in _RESTORED_WHEN_RECREATED} | {'labels': {}}
@@ -320,24 +335,6 @@ class Operations:
             return None, edit.finish('rollback', actor)
 
         return self._run(apply)[1]
-
-
-def _start(tx: Transaction, name: str, now: str, precondition: Precondition | None) -> Edit:
-    edit = Edit(tx, name, tx.variable(name), now=now)
-    if precondition is not None:
-        _check(precondition, tx, edit)
-    return edit
-
-
-def _check(precondition: Precondition, tx: Transaction, edit: Edit) -> None:
-    precondition.check(edit.name, tx.db_id, None if edit.record is None else edit.record.revision)
-
-
-def _check_label_name(label: str) -> None:
-    if not label:
-        raise WriteRejected('label: expected a non-empty name')
-    if label in RESERVED_LABELS:
-        raise WriteRejected(f'label: {label!r} is reserved and cannot be used as a label name')
 
 
 def _label_users(doc: dict[str, Any], label: str) -> list[str]:

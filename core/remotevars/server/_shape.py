@@ -16,8 +16,13 @@ __all__ = ['encode', 'load_shape', 'read_shape']
 
 
 def encode(value: Any) -> bytes:
-    """Return compact JSON bytes (the encoding of every body and stream message)."""
-    return json.dumps(value, separators=(',', ':')).encode()
+    """Return compact, strict JSON bytes (the encoding of every body and stream message).
+
+    Raises ValueError for NaN or Infinity. ASCII output: the update stream sends these bytes as SSE
+    data, where a raw U+2028 or U+0085 would be a line break for clients that split lines like
+    ``str.splitlines`` (httpx does).
+    """
+    return json.dumps(value, separators=(',', ':'), allow_nan=False).encode()
 
 
 def load_shape(reader: VariableReader, record: VariableRecord) -> dict[str, Any]:

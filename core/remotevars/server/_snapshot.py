@@ -7,6 +7,7 @@ never touch the database and never wait for a writer.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
     from remotevars.server._storage import VariableReader
 
 __all__ = ['Snapshot', 'build_snapshot']
+
+logger = logging.getLogger('remotevars.server')
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +52,10 @@ def build_snapshot(
 ) -> Snapshot:
     """Return the snapshot of database ``db_id`` at ``revision``: ``previous`` with ``changed`` re-read, or all.
 
-    ``changed`` None (or no ``previous``) reads every variable.
+    ``changed`` None (or no ``previous``) reads every variable. A variable whose read shape has no
+    strict JSON encoding is left out (and logged): stores encode writes strictly before they commit,
+    so only a database written by an older release can hold one, and serving it would break every
+    client's parse of the whole configuration.
     """
     if previous is None or changed is None:
         variables: dict[str, dict[str, Any]] = {}
@@ -61,13 +67,15 @@ def build_snapshot(
         names = set(changed)
     for name in names:
         record = reader.variable(name)
-        if record is None:
+        shape = None if record is None else load_shape(reader, record)
+        served = None if shape is None else _encode_served(name, shape)
+        if record is None or shape is None or served is None:
             variables.pop(name, None)
             encoded.pop(name, None)
             revisions.pop(name, None)
         else:
-            variables[name] = shape = load_shape(reader, record)
-            encoded[name] = encode(shape)
+            variables[name] = shape
+            encoded[name] = served
             revisions[name] = record.revision
     order = sorted(variables)
     body = b'{"variables":{' + b','.join(encode(name) + b':' + encoded[name] for name in order) + b'}}'
@@ -80,3 +88,11 @@ def build_snapshot(
         encoded=encoded,
         revisions=revisions,
     )
+
+
+def _encode_served(name: str, shape: dict[str, Any]) -> bytes | None:
+    try:
+        return encode(shape)
+    except ValueError as exc:
+        logger.error('variable %r is not served: its stored value has no strict JSON encoding (%s)', name, exc)
+        return None

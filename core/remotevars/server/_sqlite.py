@@ -2,7 +2,9 @@
 
 One connection, used under a lock. Every write is one ``BEGIN IMMEDIATE`` transaction, so a failed
 write changes nothing and two writers (threads or processes) cannot interleave; the new snapshot is
-read inside the same transaction, so it is exactly what was committed. The schema is versioned and
+read inside the same transaction, so it is exactly what was committed. Everything is stored as strict
+JSON (no NaN/Infinity, no unpaired surrogates), encoded inside the transaction before it commits: a
+value without such an encoding refuses the write (422) and changes nothing. The schema is versioned and
 migrated forward on open (:data:`MIGRATIONS`, run by :mod:`._migrations`).
 """
 
@@ -18,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from remotevars.server._json import StrictJsonError, dumps_strict
 from remotevars.server._migrations import Migration, migrate
 from remotevars.server._snapshot import Snapshot, build_snapshot
 from remotevars.server._storage import (
@@ -29,8 +32,17 @@ from remotevars.server._storage import (
     VariableRecord,
     etag,
 )
+from remotevars.server._wire import WriteRejected
 
 __all__ = ['MIGRATIONS', 'SQLiteStore']
+
+
+def _stored(value: Any, owner: str) -> str:
+    """Return ``value`` as strict JSON text for a column; raises :class:`WriteRejected` (422) naming ``owner``."""
+    try:
+        return dumps_strict(value)
+    except StrictJsonError as exc:
+        raise WriteRejected(f'{owner}: a value has {exc}') from None
 
 
 def _execute_all(cur: sqlite3.Cursor, script: str) -> None:
@@ -87,6 +99,18 @@ MIGRATIONS: tuple[Migration[sqlite3.Cursor], ...] = (
     Migration(1, 'variables, versions, variable types, meta (db_id, revision)', _create_first_schema),
     Migration(2, 'history; the revision of each variable (If-Match)', _add_history_and_variable_revisions),
 )
+
+
+def _stored_before(entry: NewHistoryEntry) -> str | None:
+    # The state before a write was read from the database, where an older release may have stored a
+    # value without a strict encoding (attack: Infinity in a schema). It is recorded as unknown (null)
+    # rather than refusing the very write that repairs or deletes the variable.
+    if entry.before is None:
+        return None
+    try:
+        return dumps_strict(entry.before)
+    except StrictJsonError:
+        return None
 
 
 class _MigrationTarget:
@@ -176,7 +200,7 @@ class _Transaction(_Reader):
         self._cur.execute(
             'INSERT INTO variables (name, doc, revision) VALUES (?, ?, ?)'
             ' ON CONFLICT (name) DO UPDATE SET doc = excluded.doc, revision = excluded.revision',
-            (record.name, json.dumps(record.doc), record.revision),
+            (record.name, _stored(record.doc, f'Variable {record.name!r}'), record.revision),
         )
 
     def delete_variable(self, name: str) -> None:
@@ -188,6 +212,10 @@ class _Transaction(_Reader):
             'SELECT COALESCE(MAX(version), 0) FROM versions WHERE variable = ?', (name,)
         ).fetchone()
         number = int(highest) + 1
+        try:
+            serialized_value.encode()  # a raw unpaired surrogate: no strict JSON text holds one
+        except UnicodeEncodeError as exc:
+            raise WriteRejected(f'Variable {name!r}: a new version has no strict JSON encoding ({exc})') from None
         self._cur.execute(
             'INSERT INTO versions (variable, version, serialized_value, created_at) VALUES (?, ?, ?, ?)',
             (name, number, serialized_value, created_at),
@@ -195,6 +223,7 @@ class _Transaction(_Reader):
         return number
 
     def add_history(self, entry: NewHistoryEntry) -> int:
+        owner = f'Variable {entry.variable!r}'
         self._cur.execute(
             'INSERT INTO history (revision, variable, at, actor, action, before, after, warnings)'
             ' VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
@@ -204,9 +233,9 @@ class _Transaction(_Reader):
                 entry.at,
                 entry.actor,
                 entry.action,
-                None if entry.before is None else json.dumps(entry.before),
-                None if entry.after is None else json.dumps(entry.after),
-                json.dumps(entry.warnings),
+                _stored_before(entry),
+                None if entry.after is None else _stored(entry.after, owner),
+                _stored(entry.warnings, owner),
             ),
         )
         return int(self._cur.lastrowid or 0)
@@ -218,7 +247,7 @@ class _Transaction(_Reader):
     def save_variable_type(self, variable_type: dict[str, Any]) -> None:
         self._cur.execute(
             'INSERT INTO variable_types (name, doc) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET doc = excluded.doc',
-            (variable_type['name'], json.dumps(variable_type)),
+            (variable_type['name'], _stored(variable_type, f'Variable type {variable_type["name"]!r}')),
         )
 
     def changed(self, change: Change) -> None:

@@ -1,31 +1,41 @@
-"""Conversion and validation of the server's HTTP bodies (contract §1.3, §1.7, §1.8).
+"""Conversion and validation of the server's HTTP bodies (the Logfire write format, and our extensions).
 
 Owns the write format (labels with ``target_type``) and its checks: a write body becomes a
-:class:`VariableWrite`, or a :class:`WriteRejected` whose message names the offending field. The read
-format is produced by :mod:`remotevars.server._store`; the checks reuse :mod:`remotevars.config`, so
-everything the server accepts is something every client can parse.
+:class:`VariableWrite`, or a :class:`WriteRejected` whose message names the offending field. Bodies
+are decoded strictly (:mod:`._json`) and held to the :class:`~remotevars.server._limits.Limits`. The
+read format is produced by :mod:`remotevars.server._shape`; the checks reuse :mod:`remotevars.config`
+and the condition engine's :func:`~remotevars._regex.compile_pattern`, so everything the server
+accepts is something every client can parse and evaluate.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import re
+import unicodedata
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final, TypeVar
 
 from pydantic import ValidationError
 
 from remotevars._errors import VariableWriteError
+from remotevars._regex import PatternError, compile_pattern
 from remotevars.config import LabeledValue, LabelRef, VariableConfig, VariableTypeConfig
+from remotevars.server._json import StrictJsonError, format_path, loads_strict
+from remotevars.server._limits import Limits
 
 __all__ = [
+    'DEFAULT_LIMITS',
     'NAME_PATTERN',
     'RESERVED_LABELS',
     'LabelTarget',
     'VariableWrite',
     'WriteRejected',
+    'check_label',
     'check_name',
+    'check_override_patterns',
+    'check_pattern_budget',
+    'parse_body',
     'parse_bulk',
     'parse_json',
     'parse_new_version',
@@ -35,7 +45,13 @@ __all__ = [
 
 NAME_PATTERN = re.compile(r'[a-zA-Z_][a-zA-Z0-9_]*')
 RESERVED_LABELS = frozenset({'latest', 'code_default'})
+DEFAULT_LIMITS: Final = Limits()
 _TARGET_TYPES = ('version', 'latest', 'code_default', 'label')
+#: Unicode categories a label name may not contain: control, format (bidi overrides, zero-width), surrogate,
+#: line and paragraph separators. Everything else is allowed, as Logfire allows any string.
+_LABEL_FORBIDDEN_CATEGORIES: Final = frozenset({'Cc', 'Cf', 'Cs', 'Zl', 'Zp'})
+
+T = TypeVar('T')
 
 
 class WriteRejected(VariableWriteError, ValueError):
@@ -74,25 +90,75 @@ class VariableWrite:
     has_type_name: bool = False
 
 
-def parse_json(raw: bytes) -> Any:
-    """Return the decoded JSON of a request body; raises :class:`WriteRejected` (400) when it is not JSON."""
+def parse_body(raw: bytes, parse: Callable[[Any, Limits], T], limits: Limits = DEFAULT_LIMITS) -> T:
+    """Return ``parse(decoded body, limits)``: the whole CPU-bound part of a write (run it off the event loop).
+
+    Raises :class:`WriteRejected` (400 malformed, 422 invalid).
+    """
+    return parse(parse_json(raw, limits), limits)
+
+
+def parse_json(raw: bytes, limits: Limits = DEFAULT_LIMITS) -> Any:
+    """Return the decoded JSON of a request body, strictly (:func:`~remotevars.server._json.loads_strict`).
+
+    Raises :class:`WriteRejected`: 400 when it is not JSON, 422 naming the field for NaN/Infinity, an
+    unpaired surrogate or nesting past ``limits.max_json_depth``.
+    """
     if not raw.strip():
         raise WriteRejected('body: expected a JSON body, got an empty one', 400)
     try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise WriteRejected(f'body: malformed JSON ({exc})', 400) from None
-    except RecursionError:
-        raise WriteRejected('body: JSON nested too deeply', 400) from None
+        return loads_strict(raw, max_depth=limits.max_json_depth)
+    except StrictJsonError as exc:
+        if exc.malformed:
+            raise WriteRejected(f'body: {exc.reason}', 400) from None
+        raise WriteRejected(f'{format_path(exc.path) or "body"}: {exc.reason}') from None
 
 
-def check_name(name: str) -> str:
-    """Return ``name`` if it is a valid variable name; raises :class:`WriteRejected` (422) otherwise."""
+def check_name(name: str, max_length: int | None = None) -> str:
+    """Return ``name`` if it is a valid variable name (at most ``max_length`` characters when given).
+
+    Raises :class:`WriteRejected` (422) otherwise.
+    """
+    if max_length is not None and len(name) > max_length:
+        raise WriteRejected(f'name: variable names are at most {max_length} characters, got {len(name)}')
     if not NAME_PATTERN.fullmatch(name):
         raise WriteRejected(
             f'name: invalid variable name {name!r} (letters, digits and underscores, not starting with a digit)'
         )
     return name
+
+
+def check_label(label: Any, limits: Limits = DEFAULT_LIMITS, where: str = 'label') -> str:
+    """Return ``label`` if it can name a label: the one rule of label names, for write bodies and edits alike.
+
+    A label name is a non-empty string of at most ``limits.max_label_length`` characters, without
+    control, format or line-separator characters, and not ``latest`` or ``code_default``. Raises
+    :class:`WriteRejected` (422) whose message starts with ``where``.
+    """
+    if not isinstance(label, str) or not label:
+        raise WriteRejected(f'{where}: label names must be non-empty strings')
+    if len(label) > limits.max_label_length:
+        raise WriteRejected(
+            f'{where}: label names are at most {limits.max_label_length} characters,'
+            f' got {len(label)} ({label[:20]!r}...)'
+        )
+    for char in label:
+        if unicodedata.category(char) in _LABEL_FORBIDDEN_CATEGORIES:
+            raise WriteRejected(
+                f'{where}: label names may not contain control, format or line-separator characters'
+                f' (found {char!r} in {label[:40]!r})'
+            )
+    if label in RESERVED_LABELS:
+        raise WriteRejected(f'{where}: {label!r} is reserved and cannot be used as a label name')
+    return label
+
+
+def _check_json_text(value: str, where: str, limits: Limits) -> None:
+    # A version's value is JSON text inside a string: held to the same strictness as a body.
+    try:
+        loads_strict(value, max_depth=limits.max_json_depth)
+    except StrictJsonError as exc:
+        raise WriteRejected(f'{where}: not valid JSON text ({exc})') from None
 
 
 def _format_validation_error(exc: ValidationError) -> str:
@@ -104,12 +170,9 @@ def _format_validation_error(exc: ValidationError) -> str:
     return '; '.join(parts)
 
 
-def _parse_label(label: Any, raw: Any) -> LabelTarget:
+def _parse_label(label: Any, raw: Any, limits: Limits) -> LabelTarget:
+    check_label(label, limits, 'labels')
     where = f'labels.{label}'
-    if not isinstance(label, str) or not label:
-        raise WriteRejected('labels: label names must be non-empty strings')
-    if label in RESERVED_LABELS:
-        raise WriteRejected(f'{where}: {label!r} is reserved and cannot be used as a label name')
     if not isinstance(raw, dict):
         raise WriteRejected(f'{where}: expected an object with a target_type')
     kind = raw.get('target_type')
@@ -119,10 +182,7 @@ def _parse_label(label: Any, raw: Any) -> LabelTarget:
         value = raw.get('serialized_value')
         if not isinstance(value, str):
             raise WriteRejected(f'{where}.serialized_value: expected a string of JSON text')
-        try:
-            json.loads(value)
-        except ValueError:
-            raise WriteRejected(f'{where}.serialized_value: not valid JSON text') from None
+        _check_json_text(value, f'{where}.serialized_value', limits)
         version = raw.get('version')
         if version is not None and (isinstance(version, bool) or not isinstance(version, int) or version < 1):
             raise WriteRejected(f'{where}.version: expected a positive integer or null')
@@ -148,34 +208,90 @@ def _candidate_label(target: LabelTarget) -> LabeledValue | LabelRef:
     return LabelRef(ref=target.kind)
 
 
-def _check_patterns(overrides: list[dict[str, Any]]) -> None:
+def _raw_patterns(bodies: list[Any]) -> Iterator[Any]:
+    # The pattern of every condition in raw (not yet validated) write bodies, whatever their shape.
+    for body in bodies:
+        overrides = body.get('overrides') if isinstance(body, dict) else None
+        for override in overrides if isinstance(overrides, list) else ():
+            conditions = override.get('conditions') if isinstance(override, dict) else None
+            for condition in conditions if isinstance(conditions, list) else ():
+                if isinstance(condition, dict):
+                    yield condition.get('pattern')
+
+
+def check_pattern_budget(bodies: list[Any], limits: Limits) -> None:
+    """Return if the regex patterns of the write bodies ``bodies`` are within their total; raises WriteRejected.
+
+    Runs before anything is compiled, on raw (not yet validated) bodies.
+    """
+    # Before anything is compiled: compiling costs up to ~1 ms per character (re, case-insensitive
+    # classes spanning the BMP), so the characters of one request are bounded as a whole.
+    total = sum(len(p) for p in _raw_patterns(bodies) if isinstance(p, str))
+    if total > limits.max_total_pattern_length:
+        raise WriteRejected(
+            f'overrides: the regex patterns of one request total at most {limits.max_total_pattern_length}'
+            f' characters, got {total}'
+        )
+
+
+def check_override_patterns(override: dict[str, Any], limits: Limits, where: str) -> None:
+    """Return if every pattern of ``override`` (validated) is usable; raises :class:`WriteRejected` (422) naming it.
+
+    A pattern is refused past ``limits.max_pattern_length``, and when the condition engine refuses it.
+    """
+    # compile_pattern is what every remotevars client runs on these patterns: what it refuses (re or
+    # regex refuse it, re overflows or recurses, repeats unroll too far) is refused here, as a 422.
+    for j, condition in enumerate(override['conditions']):
+        if 'pattern' in condition:
+            at = f'{where}.conditions.{j}.pattern'
+            pattern = condition['pattern']
+            if len(pattern) > limits.max_pattern_length:
+                raise WriteRejected(
+                    f'{at}: patterns are at most {limits.max_pattern_length} characters, got {len(pattern)}'
+                )
+            try:
+                compile_pattern(pattern, cache=False)
+            except PatternError as exc:
+                raise WriteRejected(f'{at}: {exc}') from None
+
+
+def _check_patterns(overrides: list[dict[str, Any]], limits: Limits) -> None:
     for i, override in enumerate(overrides):
-        for j, condition in enumerate(override['conditions']):
-            if 'pattern' in condition:
-                try:
-                    re.compile(condition['pattern'])
-                except re.error as exc:
-                    raise WriteRejected(
-                        f'overrides.{i}.conditions.{j}.pattern: invalid regular expression ({exc})'
-                    ) from None
+        check_override_patterns(override, limits, f'overrides.{i}')
 
 
-def parse_write(body: Any) -> VariableWrite:
-    """Return the validated :class:`VariableWrite` of a write body (contract §1.7).
+def _check_counts(body: dict[str, Any], raw_labels: dict[Any, Any], limits: Limits) -> None:
+    # Before the model validates them, so a body of a million overrides costs a length check.
+    if len(raw_labels) > limits.max_labels:
+        raise WriteRejected(f'labels: at most {limits.max_labels} labels per variable, got {len(raw_labels)}')
+    overrides = body.get('overrides')
+    if isinstance(overrides, list) and len(overrides) > limits.max_overrides:
+        raise WriteRejected(f'overrides: at most {limits.max_overrides} overrides per variable, got {len(overrides)}')
+    aliases = body.get('aliases')
+    for i, alias in enumerate(aliases if isinstance(aliases, list) else ()):
+        if isinstance(alias, str) and len(alias) > limits.max_name_length:
+            raise WriteRejected(f'aliases.{i}: names are at most {limits.max_name_length} characters, got {len(alias)}')
+
+
+def parse_write(body: Any, limits: Limits = DEFAULT_LIMITS) -> VariableWrite:
+    """Return the validated :class:`VariableWrite` of a write body (the Logfire write format).
 
     Raises :class:`WriteRejected` (422) naming the field: bad name, unknown label in a rollout or
-    override, a ref to a missing label, a reserved label name, negative / non-finite / too large weights.
+    override, a ref to a missing label, a reserved or malformed label name, negative or too large
+    weights, a pattern the condition engine refuses, anything past ``limits``.
     """
     if not isinstance(body, dict):
         raise WriteRejected('body: expected a JSON object')
     name = body.get('name')
     if not isinstance(name, str):
         raise WriteRejected('name: expected a string')
-    check_name(name)
+    check_name(name, limits.max_name_length)
     raw_labels = body.get('labels') or {}
     if not isinstance(raw_labels, dict):
         raise WriteRejected('labels: expected an object mapping label names to targets')
-    labels = {label: _parse_label(label, raw) for label, raw in raw_labels.items()}
+    _check_counts(body, raw_labels, limits)
+    check_pattern_budget([body], limits)
+    labels = {label: _parse_label(label, raw, limits) for label, raw in raw_labels.items()}
     candidate = {
         'name': name,
         'description': body.get('description'),
@@ -188,13 +304,12 @@ def parse_write(body: Any) -> VariableWrite:
         'example': body.get('example'),
         'template_inputs_schema': body.get('template_inputs_schema'),
     }
-    _check_finite(candidate['rollout'], 'rollout')
     try:
         model = VariableConfig.model_validate(candidate)
     except ValidationError as exc:
         raise WriteRejected(_format_validation_error(exc)) from None
     overrides = [o.model_dump(mode='json') for o in model.overrides]
-    _check_patterns(overrides)
+    _check_patterns(overrides, limits)
     return VariableWrite(
         name=name,
         description=model.description,
@@ -210,16 +325,7 @@ def parse_write(body: Any) -> VariableWrite:
     )
 
 
-def _check_finite(rollout: Any, where: str) -> None:
-    # JSON has no NaN/Infinity, but Python's json module accepts them; refuse them with a clear message.
-    labels = rollout.get('labels') if isinstance(rollout, dict) else None
-    if isinstance(labels, dict):
-        for label, weight in labels.items():
-            if isinstance(weight, float) and not math.isfinite(weight):
-                raise WriteRejected(f'{where}.labels.{label}: weights must be finite numbers')
-
-
-def parse_bulk(body: Any) -> tuple[list[VariableWrite], list[str]]:
+def parse_bulk(body: Any, limits: Limits = DEFAULT_LIMITS) -> tuple[list[VariableWrite], list[str]]:
     """Return ``(upserts, deletes)`` of a bulk body: a JSON array of write bodies, or ``{upsert, delete}``.
 
     Raises :class:`WriteRejected` naming the entry (index and variable name) and the field.
@@ -239,12 +345,13 @@ def parse_bulk(body: Any) -> tuple[list[VariableWrite], list[str]]:
         raise WriteRejected('upsert: expected an array of variable bodies')
     if not isinstance(raw_deletes, list) or not all(isinstance(n, str) for n in raw_deletes):
         raise WriteRejected('delete: expected an array of variable names')
+    check_pattern_budget(raw_upserts, limits)
     upserts = []
     seen: set[str] = set()
     for i, raw in enumerate(raw_upserts):
         label = raw.get('name') if isinstance(raw, dict) else None
         try:
-            write = parse_write(raw)
+            write = parse_write(raw, limits)
         except WriteRejected as exc:
             raise WriteRejected(f'upsert[{i}] (variable {label!r}): {exc}', exc.status) from None
         if write.name in seen:
@@ -253,7 +360,7 @@ def parse_bulk(body: Any) -> tuple[list[VariableWrite], list[str]]:
         upserts.append(write)
     for i, name in enumerate(raw_deletes):
         try:
-            check_name(name)
+            check_name(name, limits.max_name_length)
         except WriteRejected as exc:
             raise WriteRejected(f'delete[{i}]: {exc}') from None
         if name in seen:
@@ -263,22 +370,22 @@ def parse_bulk(body: Any) -> tuple[list[VariableWrite], list[str]]:
     return upserts, list(raw_deletes)
 
 
-def parse_new_version(body: Any) -> str:
+def parse_new_version(body: Any, limits: Limits = DEFAULT_LIMITS) -> str:
     """Return the ``serialized_value`` of a new-version body; raises :class:`WriteRejected` when malformed."""
     if not isinstance(body, dict):
         raise WriteRejected('body: expected a JSON object {"serialized_value": "<JSON text>"}')
     value = body.get('serialized_value')
     if not isinstance(value, str):
         raise WriteRejected('serialized_value: expected a string of JSON text')
-    try:
-        json.loads(value)
-    except ValueError:
-        raise WriteRejected('serialized_value: not valid JSON text') from None
+    _check_json_text(value, 'serialized_value', limits)
     return value
 
 
-def parse_variable_type(body: Any) -> dict[str, Any]:
-    """Return the validated variable type (contract §1.8) as a JSON-ready dict; raises :class:`WriteRejected`."""
+def parse_variable_type(body: Any, limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
+    """Return the validated variable type (the Logfire shape) as a JSON-ready dict; raises :class:`WriteRejected`.
+
+    ``limits`` is unused (the body's decoding applied them); it keeps the signature of the other parsers.
+    """
     if not isinstance(body, dict):
         raise WriteRejected('body: expected a JSON object')
     if not isinstance(body.get('name'), str) or not body['name']:
