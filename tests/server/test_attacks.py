@@ -83,6 +83,17 @@ def _etag(server: RunningServer) -> str:
             'overrides.0.conditions.0.value',
         ),
         ('POST', '/v1/variable-types/', b'{"name":"T","json_schema":{"minimum":NaN}}', 'json_schema.minimum'),
+        # The edit endpoints read bodies the same way.
+        ('POST', '/v1/variables/a/versions/', b'{"serialized_value":"1","labels":[-Infinity]}', 'labels.0'),
+        ('PUT', '/v1/variables/a/labels/x/', b'{"version":NaN}', 'version'),
+        ('PUT', '/v1/variables/a/rollout/', b'{"labels":{"production":Infinity}}', 'labels.production'),
+        (
+            'POST',
+            '/v1/variables/a/overrides/',
+            b'{"conditions":[{"kind":"value-equals","attribute":"x","value":NaN}],"rollout":{"labels":{}}}',
+            'conditions.0.value',
+        ),
+        ('POST', '/v1/variables/a/rollback/', b'{"to":1e400}', 'to'),
     ],
 )
 def test_non_finite_numbers_are_refused_naming_the_field(
@@ -161,6 +172,11 @@ HOSTILE_BODIES: list[tuple[str, dict[str, Any], str]] = [
         ),
         'overrides.0.conditions.0: nests deeper than 64 levels',
     ),
+    (
+        'a version number past 64 bits',
+        variable_body('p3', labels={'x': {'target_type': 'version', 'version': 2**63, 'serialized_value': '1'}}),
+        'labels.x.version: expected a positive integer or null',
+    ),
 ]
 
 
@@ -178,6 +194,58 @@ def test_hostile_inputs_are_4xx_without_traceback_on_one_kept_alive_connection(
         assert connection.requests == len(HOSTILE_BODIES) + 1
     finally:
         connection.close()
+    assert [r for r in server_log.records if r.levelno >= logging.ERROR or r.exc_info] == []
+
+
+def _override(condition: dict[str, Any]) -> bytes:
+    return json.dumps({'conditions': [condition], 'rollout': {'labels': {}}}).encode()
+
+
+def _regex_override(pattern: str) -> bytes:
+    return _override({'kind': 'value-matches-regex', 'attribute': 'email', 'pattern': pattern})
+
+
+EDIT_HOSTILE: list[tuple[str, str, bytes, str]] = [
+    ('POST', 'overrides/', _regex_override('a{4294967295}'), 'override.conditions.0.pattern: invalid regular'),
+    ('POST', 'overrides/', _regex_override('((a{1000}){1000}){1000}'), 'override.conditions.0.pattern: invalid'),
+    ('POST', 'overrides/', _regex_override('(' * 1000 + 'a' + ')' * 1000), 'override.conditions.0.pattern: '),
+    (
+        'POST',
+        'overrides/',
+        _override({'kind': 'value-equals', 'attribute': 'x', 'value': _nested_list(300)}),
+        'conditions.0.value.0: nests deeper than 64 levels',
+    ),
+    ('POST', 'versions/', json.dumps({'serialized_value': '[' * 1000 + ']' * 1000}).encode(), 'serialized_value: '),
+    ('POST', 'versions/', b'{"serialized_value":"1","labels":["\\udc00"]}', 'labels.0: string holds an unpaired'),
+    (
+        'POST',
+        'versions/',
+        json.dumps({'serialized_value': '1', 'labels': ['\x1b[2J']}).encode(),
+        'labels[0]: label names may not',
+    ),
+    ('PUT', 'labels/%E2%80%A8/', b'{"version":1}', 'label: label names may not contain control'),
+    ('PUT', 'labels/x/', json.dumps({'ref': 'y' * 100_000}).encode(), "Label 'x' has ref"),
+    ('PUT', 'rollout/', json.dumps({'labels': {'production': 1, 'ghost': 0}}).encode(), "Label 'ghost'"),
+    # Integers past SQLite's 64 bits raised OverflowError in the store (a 500).
+    ('POST', 'rollback/', b'{"to": 99999999999999999999999}', 'to: expected the id of a history entry'),
+    ('PUT', 'labels/x/', b'{"version": 9223372036854775808}', 'version: expected a positive integer'),
+]
+
+
+def test_hostile_edits_are_4xx_without_traceback_on_one_kept_alive_connection(
+    server: RunningServer, server_log: pytest.LogCaptureFixture
+) -> None:
+    before = _etag(server)
+    connection = KeepAlive(server.port, server.write_key)
+    try:
+        for method, path, body, message in EDIT_HOSTILE:
+            status, _headers, content = connection.request(method, '/v1/variables/a/' + path, body)
+            assert status == 422, (path, content)
+            assert message in json.loads(content)['detail'], (path, content)
+        assert connection.requests == len(EDIT_HOSTILE)
+    finally:
+        connection.close()
+    assert _etag(server) == before
     assert [r for r in server_log.records if r.levelno >= logging.ERROR or r.exc_info] == []
 
 

@@ -2,8 +2,9 @@
 
 Bodies range from raw bytes to near-valid variables whose every field may be wrong: non-finite and
 huge numbers, unpaired surrogates and control characters, hostile regex patterns, deep nesting,
-wrong types. After each request the served configuration must still parse with strict parsers.
-The number of examples bounds the run (~20 s on the 2-core test machine).
+wrong types; the edit endpoints get generated label names (in paths too), targets, rollouts,
+overrides, history ids and preconditions. After each request the served configuration must still
+parse with strict parsers. The number of examples bounds the run (~25 s on the 2-core test machine).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from hypothesis import strategies as st
 from tests.server.attackutil import assert_served_strict, strict_loads
 from tests.serverutil import RunningServer, api_client, running_server
 
-EXAMPLES = 400  # per test (six tests): ~20 s in all on the 2-core test machine
+EXAMPLES = 400  # per test (seven tests): ~25 s in all on the 2-core test machine
 
 FUZZ = settings(
     max_examples=EXAMPLES,
@@ -140,6 +141,58 @@ RAW = st.one_of(
 )
 BODIES = st.one_of(VARIABLES.map(_encode), VALUES.map(_encode), RAW)
 
+#: The variable the edit fuzzing works on (created again when a fuzzed request has deleted it).
+EDITED = 'edited'
+EDITED_BODY = {
+    'name': EDITED,
+    'labels': {
+        'prod': {'target_type': 'version', 'serialized_value': '1'},
+        'canary': {'target_type': 'version', 'serialized_value': '2'},
+    },
+    'rollout': {'labels': {'prod': 0.5}},
+    'overrides': [],
+}
+
+
+def _quote(text: str) -> str:
+    return quote(text.encode('utf-8', 'surrogatepass'), safe='')
+
+
+LABEL_TARGETS = st.one_of(
+    st.fixed_dictionaries({'version': st.integers(1, 4)}),  # valid ones too, so edits also succeed
+    st.fixed_dictionaries({'ref': st.sampled_from(['latest', 'code_default', 'prod', 'canary'])}),
+    st.fixed_dictionaries(
+        {}, optional={'version': st.one_of(st.integers(-2, 5), NUMBERS, TEXT), 'ref': st.one_of(LABEL_NAMES, JSON)}
+    ),
+    JSON,
+)
+OVERRIDES = st.one_of(
+    st.fixed_dictionaries({'conditions': st.lists(CONDITIONS, max_size=3), 'rollout': ROLLOUTS}), JSON
+)
+VERSION_EDITS = st.fixed_dictionaries(
+    {'serialized_value': SERIALIZED}, optional={'labels': st.one_of(st.lists(LABEL_NAMES, max_size=3), JSON)}
+)
+NO_BODY = st.just(b'')
+#: (method, path under /v1/variables/edited/, body) of every edit endpoint, and the history.
+EDITS = st.one_of(
+    st.tuples(st.just('POST'), st.just('versions/'), VERSION_EDITS.map(_encode)),
+    st.tuples(st.just('PUT'), LABEL_NAMES.map(lambda label: f'labels/{_quote(label)}/'), LABEL_TARGETS.map(_encode)),
+    st.tuples(st.just('DELETE'), LABEL_NAMES.map(lambda label: f'labels/{_quote(label)}/'), NO_BODY),
+    st.tuples(st.just('PUT'), st.just('rollout/'), ROLLOUTS.map(_encode)),
+    st.tuples(st.just('POST'), st.just('overrides/'), OVERRIDES.map(_encode)),
+    st.tuples(st.just('DELETE'), st.integers(min_value=0, max_value=10**30).map(lambda i: f'overrides/{i}/'), NO_BODY),
+    st.tuples(st.just('DELETE'), st.just('overrides/'), NO_BODY),
+    st.tuples(
+        st.just('POST'),
+        st.just('rollback/'),
+        st.fixed_dictionaries({'to': st.one_of(st.integers(1, 60), NUMBERS, TEXT)}).map(_encode),
+    ),
+    st.tuples(
+        st.just('GET'), st.one_of(st.just('history/'), TEXT.map(lambda t: f'history/?limit={_quote(t)}')), NO_BODY
+    ),
+)
+PRECONDITIONS = st.sampled_from([None, '*', '"0-1"', 'W/"x"', 'garbage', '"a", "b"'])
+
 
 @pytest.fixture(scope='module')
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
@@ -148,6 +201,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
         with api_client(running.url, running.write_key) as client:
             body = {'name': 'a', 'labels': {}, 'rollout': {'labels': {}}, 'overrides': []}
             client.post('/v1/variables/', json=body).raise_for_status()
+            client.post('/v1/variables/', json=EDITED_BODY).raise_for_status()
         yield running
         assert_served_strict(running.url, running.read_key)  # every variable and the types, at the end
 
@@ -212,3 +266,16 @@ def test_paths(writer: httpx.Client, name: str, method: str, body: bytes) -> Non
     path = '/v1/variables/' + quote(name.encode('utf-8', 'surrogatepass'), safe='') + '/'
     _check(writer, writer.request(method, path, content=body if method == 'PUT' else None))
     _check(writer, writer.get(path + 'versions/'))
+
+
+@FUZZ
+@given(edit=EDITS, raw=BODIES, if_match=PRECONDITIONS)
+def test_edits(writer: httpx.Client, edit: tuple[str, str, bytes], raw: bytes, if_match: str | None) -> None:
+    if writer.get(f'/v1/variables/{EDITED}/').status_code == 404:  # a fuzzed delete or rollback removed it
+        writer.post('/v1/variables/', json=EDITED_BODY).raise_for_status()
+    method, path, body = edit
+    url = f'/v1/variables/{EDITED}/{path}'
+    headers = {} if if_match is None else {'If-Match': if_match}
+    _check(writer, writer.request(method, url, content=body or None, headers=headers))
+    if body:
+        _check(writer, writer.request(method, url, content=raw, headers=headers))

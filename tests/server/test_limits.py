@@ -34,8 +34,12 @@ SMALL = Limits(
 
 @pytest.fixture(scope='module')
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    """One server with :data:`SMALL` limits for the module."""
+    """One server with :data:`SMALL` limits for the module, holding 'e': as many labels and overrides as allowed."""
     with running_server(tmp_path_factory.mktemp('limits') / 'db.sqlite3', limits=SMALL) as running:
+        with api_client(running.url, running.write_key) as client:
+            labels = {'prod': {'target_type': 'version', 'serialized_value': '1'}} | _labels('x', 'y')
+            full = variable_body('e', labels=labels, overrides=[_regex('a'), _regex('b')])
+            client.post('/v1/variables/', json=full).raise_for_status()
         yield running
 
 
@@ -51,6 +55,10 @@ def writer(server: RunningServer) -> Iterator[httpx.Client]:
 
 def _regex(pattern: str) -> dict[str, Any]:
     return {'conditions': [{'kind': 'value-matches-regex', 'attribute': 'a', 'pattern': pattern}], 'rollout': {}}
+
+
+def _override(pattern: str) -> dict[str, Any]:
+    return {**_regex(pattern), 'rollout': {'labels': {}}}  # the body of POST .../overrides/
 
 
 def _nested(depth: int) -> Any:
@@ -162,6 +170,31 @@ REFUSED: list[tuple[str, str, Any, int, str]] = [
     ),
     ('POST', '/v1/variables/', variable_body('b', labels=_labels('a\u202eb')), 422, "(found '\\u202e' in"),
     ('POST', '/v1/variables/', variable_body('b', labels=_labels('a\u2028b')), 422, "(found '\\u2028' in"),
+    # The edit endpoints: the same limits and label rule, through the operations.
+    ('POST', '/v1/variables/e/versions/', {'serialized_value': '"' + 'x' * 10_000 + '"'}, 413, 'body: 10'),
+    ('POST', '/v1/variables/e/versions/', {'serialized_value': json.dumps(_nested(9))}, 422, 'nests deeper than 8'),
+    ('POST', '/v1/variables/e/versions/', {'serialized_value': '1', 'labels': ['l' * 11]}, 422, 'at most 10 char'),
+    ('POST', '/v1/variables/e/versions/', {'serialized_value': '1', 'labels': ['a\x00']}, 422, "(found '\\x00' in"),
+    ('POST', '/v1/variables/e/versions/', {'serialized_value': '1', 'labels': list('abcd')}, 422, 'at most 3 labels'),
+    ('POST', '/v1/variables/e/versions/', {'serialized_value': '1', 'labels': ['z']}, 422, 'at most 3 labels'),
+    ('PUT', '/v1/variables/e/labels/z/', {'version': 1}, 422, "Variable 'e': labels: at most 3 labels per variable"),
+    ('PUT', '/v1/variables/e/labels/' + 'l' * 11 + '/', {'version': 1}, 422, 'label names are at most 10 char'),
+    ('PUT', '/v1/variables/e/labels/%1B%5B31mred/', {'version': 1}, 422, "(found '\\x1b' in"),
+    ('PUT', '/v1/variables/e/labels/a%E2%80%AEb/', {'version': 1}, 422, "(found '\\u202e' in"),
+    ('PUT', '/v1/variables/e/labels/latest/', {'version': 1}, 422, "'latest' is reserved"),
+    ('PUT', '/v1/variables/e/rollout/', {'labels': {'prod': 1}, 'x': _nested(8)}, 422, 'nests deeper than 8'),
+    ('POST', '/v1/variables/e/overrides/', _override('c'), 422, "Variable 'e': overrides: at most 2 overrides"),
+    ('POST', '/v1/variables/e/overrides/', _override('c' * 51), 422, 'override.conditions.0.pattern: patterns are'),
+    (
+        'POST',
+        '/v1/variables/e/overrides/',
+        {'conditions': _override('c' * 45)['conditions'] * 2, 'rollout': {'labels': {}}},
+        422,
+        'the regex patterns of one request total at most 80 characters, got 90',
+    ),
+    ('POST', '/v1/variables/e/overrides/', _override('a{4294967295}'), 422, 'pattern: invalid regular expression'),
+    ('POST', '/v1/variables/e/rollback/', {'to': 1, 'pad': 'x' * 10_000}, 413, 'body: 10'),
+    ('PUT', '/v1/variables/' + 'e' * 17 + '/labels/x/', {'version': 1}, 422, 'variable names are at most 16'),
 ]
 
 

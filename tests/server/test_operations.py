@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from typing import Any
 
 import pytest
 
-from remotevars.server import Operations, Store, Target
+from remotevars.server import Limits, Operations, Store, Target
 from remotevars.server._edit import SchemaViolation
 from remotevars.server._preconditions import Precondition
 from remotevars.server._wire import WriteRejected, parse_write
@@ -291,3 +292,28 @@ def test_variable_types(store: Store, ops: Operations) -> None:
     assert _state(store) == before  # the variables' body and ETag do not change
     with pytest.raises(WriteRejected, match='not a usable JSON Schema'):
         ops.upsert_variable_type({'name': 'U', 'json_schema': {'type': 3}}, actor='a')
+
+
+def test_every_operation_holds_variables_to_the_limits(store: Store, agent: str) -> None:
+    # Whatever front end calls them (the API, a console), label names and counts follow one rule.
+    ops = Operations(store, limits=Limits(max_labels=2, max_overrides=1, max_label_length=8))
+    state = _state(store)
+    for label, reason in [
+        ('\x1b[2J', "label: label names may not contain control, format or line-separator characters (found '\\x1b'"),
+        ('x' * 9, 'label: label names are at most 8 characters, got 9'),
+        ('latest', "label: 'latest' is reserved"),
+        ('', 'label: label names must be non-empty strings'),
+    ]:
+        with pytest.raises(WriteRejected, match=re.escape(reason)):
+            ops.set_label(agent, label, Target(version=1), actor='t')
+        with pytest.raises(WriteRejected, match=re.escape(reason)):
+            ops.create_version(agent, _value({'model': 'x'}), [label], actor='t')
+    ops.set_label(agent, 'canary', Target(version=1), actor='t')
+    with pytest.raises(WriteRejected, match="Variable 'agent': labels: at most 2 labels per variable, got 3"):
+        ops.set_label(agent, 'beta', Target(ref='latest'), actor='t')
+    override = {'conditions': [], 'rollout': {'labels': {'canary': 1.0}}}
+    ops.add_override(agent, override, actor='t')
+    with pytest.raises(WriteRejected, match="Variable 'agent': overrides: at most 1 overrides per variable, got 2"):
+        ops.add_override(agent, override, actor='t')
+    assert _state(store) != state
+    assert len(_labels(store, agent)) == 2 and len(store.snapshot.variables[agent]['overrides']) == 1

@@ -22,6 +22,7 @@ from remotevars.server._wire import (
     check_label,
     check_override_patterns,
     check_pattern_budget,
+    is_positive_id,
     parse_new_version,
 )
 
@@ -48,10 +49,6 @@ def _object(body: Any, expected: str) -> dict[str, Any]:
     return body
 
 
-def _positive_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
-
-
 def parse_version_edit(body: Any, limits: Limits) -> tuple[str, list[str]]:
     """Return ``(serialized_value, labels)`` of ``{"serialized_value": "<JSON text>", "labels": [...]}``."""
     value = parse_new_version(body, limits)
@@ -73,7 +70,7 @@ def parse_label_target(body: Any, limits: Limits) -> Target:
     if unknown or len(data) != 1:
         raise WriteRejected('body: expected exactly one of "version" and "ref"')
     if 'version' in data:
-        if not _positive_int(data['version']):
+        if not is_positive_id(data['version']):
             raise WriteRejected('version: expected a positive integer')
         return Target(version=data['version'])
     ref = data['ref']
@@ -120,7 +117,7 @@ def parse_rollback(body: Any, limits: Limits) -> int:
     """Return the history entry id of ``{"to": id}``."""
     data = _object(body, '{"to": <history entry id>}')
     entry = data.get('to')
-    if set(data) - {'to'} or not _positive_int(entry):
+    if set(data) - {'to'} or not is_positive_id(entry):
         raise WriteRejected('to: expected the id of a history entry (a positive integer)')
     assert isinstance(entry, int)
     return entry

@@ -35,6 +35,7 @@ __all__ = [
     'check_name',
     'check_override_patterns',
     'check_pattern_budget',
+    'is_positive_id',
     'parse_body',
     'parse_bulk',
     'parse_json',
@@ -50,6 +51,9 @@ _TARGET_TYPES = ('version', 'latest', 'code_default', 'label')
 #: Unicode categories a label name may not contain: control, format (bidi overrides, zero-width), surrogate,
 #: line and paragraph separators. Everything else is allowed, as Logfire allows any string.
 _LABEL_FORBIDDEN_CATEGORIES: Final = frozenset({'Cc', 'Cf', 'Cs', 'Zl', 'Zp'})
+
+#: The largest version number or history id: a database's 64-bit signed integer.
+_MAX_ID: Final = 2**63 - 1
 
 T = TypeVar('T')
 
@@ -112,6 +116,11 @@ def parse_json(raw: bytes, limits: Limits = DEFAULT_LIMITS) -> Any:
         if exc.malformed:
             raise WriteRejected(f'body: {exc.reason}', 400) from None
         raise WriteRejected(f'{format_path(exc.path) or "body"}: {exc.reason}') from None
+
+
+def is_positive_id(value: Any) -> bool:
+    """Return whether ``value`` can be a version number or history id: an integer from 1 to 2**63 - 1."""
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= _MAX_ID
 
 
 def check_name(name: str, max_length: int | None = None) -> str:
@@ -184,7 +193,7 @@ def _parse_label(label: Any, raw: Any, limits: Limits) -> LabelTarget:
             raise WriteRejected(f'{where}.serialized_value: expected a string of JSON text')
         _check_json_text(value, f'{where}.serialized_value', limits)
         version = raw.get('version')
-        if version is not None and (isinstance(version, bool) or not isinstance(version, int) or version < 1):
+        if version is not None and not is_positive_id(version):
             raise WriteRejected(f'{where}.version: expected a positive integer or null')
         return LabelTarget('version', version=version, serialized_value=value)
     if kind == 'label':
