@@ -8,23 +8,36 @@ each latency; meanwhile this process drives one phase at a time, and the latenci
 - ``writes refused``: two writers send ``--writes`` bodies of ~2 MiB (just under the body limit) back to
   back; each is decoded and validated whole (100 overrides, value lists, 100 regex patterns, a large
   schema) and then refused by its last pattern, so the configuration read stays small;
-- ``writes accepted``: the same bodies, valid: each replaces a variable of ~2 MiB, so the whole
-  configuration a ``GET /v1/variables/`` transfers is ~2 MiB as well (``/small/`` stays small);
+- ``writes accepted``: the same bodies, valid: each replaces a variable of ~2 MiB (its description
+  changes every write), so the whole configuration a ``GET /v1/variables/`` transfers is ~2 MiB as
+  well (``/small/`` stays small);
 - ``text accepted``: bodies of the same size whose bulk is one label's value, a 2 MiB string (a long
-  prompt): cheap to validate and to encode, the common kind of large write;
+  prompt) that changes every write, so each write creates a version: cheap to validate, the common
+  kind of large write;
 - ``slowloris``: ``--slowloris`` connections (half silent, half dripping a header byte every 0.5 s)
   stay open for the measurement (the header timeout is 10 s), then the time until the server closed
   them all is reported.
 
 Target (issue 10): GET p99 <= 50 ms during the write bursts and during the slowloris connections.
 
-Measured on the shared 2-core machine (2026-11-28; other helpers' work made the load average 1.5-8,
-which moves the p99s by tens of ms), 40 writes per burst, GET p50 / p99 in ms (idle: 0.7 / 1.5-5):
-writes refused 1.8-2.8 / 20-38; writes accepted (~2 MiB schema and overrides, 190-400 ms each) 2-7 /
-30-86, within the target in the runs at load <= 3; text accepted 2-10 / 16-60 (mostly ~20); 500
-slowloris connections 0.7-0.9 / 1.4-6, all closed by the server 10.1 s after they opened. The heavy
-accepted writes are bounded by the store, which decodes and encodes each 2 MiB document four times in
-C calls that hold the GIL ~13 ms each.
+Measured on the shared 2-core machine (load average 0.9-1.3), 80 writes per burst, GET p99 in ms for
+``/v1/variables/`` and ``/small/``, side by side with the code before the store's encoding was reworked
+(two runs each; idle p50 0.7, p99 1-1.5):
+
+==================  ==============================  ==============================
+phase               before (json, deepcopy)         after
+==================  ==============================  ==============================
+writes refused      29-38 / 36-37                   15-17 / 20-21
+writes accepted     36-42 / 35-36, 355 ms a write   12-13 / 11, 258 ms a write
+text accepted       33-35 / 16-19, 94 ms a write    14-20 / 7, 61 ms a write
+500 slowloris       1.5 / 1.7-1.9                   1.5-1.7 / 1.6-3.5, all closed after 10.1 s
+==================  ==============================  ==============================
+
+What held the GIL, and so every read, for 10-30 ms at a time: ``json`` encoding and decoding each 2 MiB
+document several times per write (now msgspec, ~1.5 ms), the validator cache keying the schema with
+``json.dumps``, full garbage collections walking every object the process imported (``remotevars serve``
+now freezes its start-up objects) and the update message being built whole before it was found too
+large.
 
 Run: ``.venv/bin/python benchmarks/bench_server.py [--writes 40] [--slowloris 500] [--json out.json]``.
 Before the hardening, validation ran on the event loop (a 5 MB pattern stalled every read for 9.7 s)
@@ -58,6 +71,9 @@ import httpx
 READ_KEY = 'bench-read'
 WRITE_KEY = 'bench-write'
 MAX_BODY_BYTES = 2 * 1024 * 1024
+#: In every write body; each write replaces it with its own number, so every write changes the variable
+#: (the server commits nothing for a write that changes nothing).
+MARKER = b'write 000000'
 
 
 def _free_port() -> int:
@@ -104,6 +120,7 @@ def _big_body(name: str, *, valid: bool) -> bytes:
         )
     body: dict[str, Any] = {
         'name': name,
+        'description': MARKER.decode(),
         'labels': {
             'production': {'target_type': 'version', 'serialized_value': json.dumps({'limit': 10})},
             'canary': {'target_type': 'version', 'serialized_value': json.dumps({'limit': 20})},
@@ -128,7 +145,7 @@ def _big_body(name: str, *, valid: bool) -> bytes:
 def _text_body(name: str) -> bytes:
     """Return a write body just under the body limit whose bulk is one label's value: a long text."""
     words = ' '.join(f'word{i % 997}' for i in range(MAX_BODY_BYTES // 9))
-    text = words[: MAX_BODY_BYTES - 1_000]
+    text = MARKER.decode() + ' ' + words[: MAX_BODY_BYTES - 1_000]
     body = {
         'name': name,
         'labels': {'production': {'target_type': 'version', 'serialized_value': json.dumps(text)}},
@@ -165,16 +182,17 @@ def _write_burst(url: str, body: bytes, writes: int, writers: int = 2) -> tuple[
     statuses: list[int] = []
     lock = threading.Lock()
 
-    def write(count: int) -> None:
+    def write(writer: int, count: int) -> None:
         headers = {'Authorization': f'bearer {WRITE_KEY}', 'Content-Type': 'application/json'}
         with httpx.Client(base_url=url, headers=headers, timeout=120.0) as client:
-            for _ in range(count):
-                status = client.put('/v1/variables/big/', content=body).status_code
+            for i in range(count):
+                numbered = body.replace(MARKER, f'write {writer:02d}{i:04d}'.encode(), 1)
+                status = client.put('/v1/variables/big/', content=numbered).status_code
                 with lock:
                     statuses.append(status)
 
     started = time.monotonic()
-    threads = [threading.Thread(target=write, args=(writes // writers,)) for _ in range(writers)]
+    threads = [threading.Thread(target=write, args=(w, writes // writers)) for w in range(writers)]
     for thread in threads:
         thread.start()
     for thread in threads:

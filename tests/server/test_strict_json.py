@@ -17,6 +17,7 @@ import pytest
 
 from remotevars.server import Operations, SQLiteStore
 from remotevars.server._json import StrictJsonError, dumps_strict, loads_strict
+from remotevars.server._shape import encode
 from remotevars.server._wire import WriteRejected, parse_write
 from tests.server.attackutil import strict_loads
 from tests.serverutil import variable_body
@@ -75,13 +76,13 @@ def _write_with(**fields: Any) -> Any:
 
 @pytest.mark.parametrize('value', [math.inf, [math.nan], {'k': '\ud800'}, {'\udfff': 1}])
 def test_dumps_strict_refuses_what_strict_parsers_reject(value: Any) -> None:
-    with pytest.raises(StrictJsonError, match='no strict JSON encoding'):
+    with pytest.raises(StrictJsonError, match='NaN and Infinity are not JSON numbers|surrogates not allowed'):
         dumps_strict(value)
 
 
 def test_dumps_strict_keeps_other_text_as_it_is() -> None:
     value = {'text': 'café \u2028 😀', 'n': [1, 2.5, None]}
-    assert json.loads(dumps_strict(value)) == value
+    assert dumps_strict(value) == json.dumps(value, separators=(',', ':'), ensure_ascii=False).encode()
 
 
 @pytest.mark.parametrize(
@@ -148,7 +149,7 @@ def test_a_variable_an_older_release_stored_with_infinity_is_left_out_and_logged
         assert list(strict_loads(reopened.snapshot.body)['variables']) == ['ok']
         assert [r.getMessage() for r in caplog.records] == [
             "variable 'v' is not served: its stored value has no strict JSON encoding "
-            '(Out of range float values are not JSON compliant)'
+            '(NaN and Infinity are not JSON numbers)'
         ]
     finally:
         reopened.close()
@@ -175,3 +176,13 @@ def test_a_poisoned_variable_can_still_be_repaired_and_deleted(tmp_path: Path) -
         assert (newest_gone.action, newest_gone.before, newest_gone.after) == ('delete', None, None)
     finally:
         store.close()
+
+
+def test_served_encoding_escapes_what_splitlines_breaks_at() -> None:
+    # SSE clients that split lines like str.splitlines (httpx) must see one data: line per message.
+    value = {'text': 'a\u2028b\u2029c\x85d\x1ce\u00e9\U0001f600', 'n': [1, 0.5, None, 10**20]}
+    encoded = encode(value)
+    text = b'"a\\u2028b\\u2029c\\u0085d\\u001ce\xc3\xa9\xf0\x9f\x98\x80"'
+    assert encoded == b'{"text":' + text + b',"n":[1,0.5,null,100000000000000000000]}'
+    assert len(encoded.decode().splitlines()) == 1
+    assert strict_loads(encoded) == value

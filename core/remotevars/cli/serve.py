@@ -129,7 +129,7 @@ def serve(
     try:
         from remotevars.server import Limits, create_app, make_server
         from remotevars.server._keys_file import load_keys_file
-        from remotevars.server._run import configure_server_process
+        from remotevars.server._run import configure_server_process, freeze_start_up_objects
     except ModuleNotFoundError as exc:
         _fail(f'the server needs the "server" extra (pip install "remotevars[server]"): {exc}')
     reads, writes = _keys(read_keys), _keys(write_keys)
@@ -155,7 +155,9 @@ def serve(
     except RemoteVarsError as exc:  # the database cannot be opened, or is newer than this code
         _fail(f'database {db_path}: {exc}')
     click.echo(f'remotevars server on http://{host}:{port} (database {db_path})', err=True)
-    make_server(app, host=host, port=port, log_level=log_level).run()
+    server = make_server(app, host=host, port=port, log_level=log_level)
+    freeze_start_up_objects()
+    server.run()
 
 
 commands = [serve]

@@ -6,7 +6,8 @@ remotevars clients use, browsers, Go, Rust) refuse all of these, so one such val
 server would make the whole configuration unreadable for every client. :func:`loads_strict` decodes
 with msgspec itself (the clients' parser, and twice as fast as ``json``); only text it refuses is
 decoded again with ``json`` and walked, to name where the offending value is. :func:`dumps_strict`
-is the matching encoder for what a store keeps.
+is the matching encoder (what the server stores and serves), :func:`loads_stored` the decoder of what
+it stored.
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ from typing import Any, Final, NoReturn
 
 import msgspec
 
-__all__ = ['StrictJsonError', 'dumps_strict', 'format_path', 'loads_strict']
+__all__ = ['StrictJsonError', 'dumps_strict', 'format_path', 'loads_stored', 'loads_strict']
 
 #: A ``\\uD800``-``\\uDFFF`` escape: with raw surrogates (which UTF-8 cannot carry), how one gets into decoded JSON.
 _SURROGATE_ESCAPE: Final = re.compile(r'\\u[dD][89a-fA-F]')
 #: After decoding, a surrogate left in a str is unpaired (json joins valid pairs into one character).
 _SURROGATE: Final = re.compile('[\ud800-\udfff]')
+
+_NOT_FINITE: Final = 'NaN and Infinity are not JSON numbers'
 
 Path = tuple[str | int, ...]
 _CONTAINERS: Final = (dict, list)
@@ -60,18 +63,47 @@ def loads_strict(text: str | bytes, *, max_depth: int) -> Any:
     return value
 
 
-def dumps_strict(value: Any) -> str:
-    """Return ``value`` as strict JSON text (non-ASCII characters kept); raises :class:`StrictJsonError` without one.
+def dumps_strict(value: Any) -> bytes:
+    """Return ``value`` as compact, strict JSON (UTF-8); raises :class:`StrictJsonError` (why) when it has none.
 
-    ``allow_nan=False`` refuses NaN and Infinity; encoding the text as UTF-8 refuses unpaired surrogates,
-    which an ASCII encoding would escape into text that strict parsers reject.
+    Encoded by msgspec, which refuses unpaired surrogates and takes a tenth of ``json``'s time (a 2 MiB
+    document: ~1.5 ms against ~15 ms, all of it holding the GIL, so every read waited). msgspec writes
+    NaN and Infinity as ``null``, so a walk of the value refuses them first; the walk is Python code,
+    which lets other threads (the event loop) run while it goes.
     """
+    _check_finite(value)
     try:
-        text = json.dumps(value, allow_nan=False, ensure_ascii=False)
-        text.encode()
-    except ValueError as exc:  # UnicodeEncodeError is a ValueError
-        raise StrictJsonError(f'no strict JSON encoding ({exc})') from None
-    return text
+        return msgspec.json.encode(value)
+    except (UnicodeEncodeError, TypeError) as exc:  # an unpaired surrogate; a value JSON cannot hold
+        raise StrictJsonError(str(exc)) from None
+
+
+def loads_stored(text: str | bytes) -> Any:
+    """Return JSON a store wrote: decoded by msgspec, or by ``json`` when an older release wrote NaN or Infinity."""
+    try:
+        return msgspec.json.decode(text)
+    except msgspec.DecodeError:
+        return json.loads(text)
+
+
+def _check_finite(root: Any) -> None:
+    # Iterative; only containers are stacked, and exact type checks keep the scan of a 2 MiB document
+    # at a few milliseconds (x - x is 0.0 for every finite float, NaN for NaN and the infinities).
+    kind = type(root)
+    if kind is float and root - root != 0.0:
+        raise StrictJsonError(_NOT_FINITE)
+    if kind is not dict and kind is not list and kind is not tuple:
+        return
+    stack = [root]
+    while stack:
+        value = stack.pop()
+        for item in value.values() if type(value) is dict else value:
+            kind = type(item)
+            if kind is float:
+                if item - item != 0.0:
+                    raise StrictJsonError(_NOT_FINITE)
+            elif kind is dict or kind is list or kind is tuple:
+                stack.append(item)
 
 
 def _explain(text: str | bytes, max_depth: int, refusal: BaseException) -> NoReturn:

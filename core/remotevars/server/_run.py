@@ -9,6 +9,7 @@ from the app's :class:`~remotevars.server._limits.Limits`.
 from __future__ import annotations
 
 import contextlib
+import gc
 import socket
 import sys
 
@@ -19,7 +20,13 @@ from remotevars.server._broadcast import Broadcaster
 from remotevars.server._guard import ConnectionGuard, guarded_protocol
 from remotevars.server._limits import DEFAULT_MAX_CONNECTIONS, Limits
 
-__all__ = ['ServerWithStreams', 'configure_server_process', 'make_server', 'max_connections_for']
+__all__ = [
+    'ServerWithStreams',
+    'configure_server_process',
+    'freeze_start_up_objects',
+    'make_server',
+    'max_connections_for',
+]
 
 #: Descriptors kept free for everything but client connections (the database, its journal, logs...).
 _RESERVED_DESCRIPTORS = 100
@@ -81,6 +88,19 @@ def configure_server_process() -> None:
         # An unlimited hard limit is refused as a soft one by some kernels: then the soft limit stays.
         with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def freeze_start_up_objects() -> None:
+    """Leave the objects of a server's start-up out of every later garbage collection (``remotevars serve`` does).
+
+    Call it once the app and server are built, just before serving. A full collection walks every
+    container the process holds (the imported libraries account for most of them): ~20 ms holding the
+    GIL, during which no read is answered, several times a second during bursts of large writes. Frozen,
+    the start-up objects cost nothing; what is freed later by reference counting (old snapshots) is
+    still freed (benchmarks/bench_server.py).
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def make_server(

@@ -6,23 +6,32 @@ labels and ``latest_version`` need, read through any :class:`~._storage.Variable
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
+
+from remotevars.server._json import dumps_strict
 
 if TYPE_CHECKING:
     from remotevars.server._storage import VariableReader, VariableRecord
 
 __all__ = ['encode', 'load_shape', 'read_shape']
 
+#: Characters JSON leaves raw that ``str.splitlines`` breaks lines at (NEL, LINE and PARAGRAPH SEPARATOR), in
+#: UTF-8, and their escapes. Each UTF-8 sequence is that character, and in JSON a character is in a string.
+_LINE_BREAKS: Final = ((b'\xc2\x85', b'\\u0085'), (b'\xe2\x80\xa8', b'\\u2028'), (b'\xe2\x80\xa9', b'\\u2029'))
+
 
 def encode(value: Any) -> bytes:
-    """Return compact, strict JSON bytes (the encoding of every body and stream message).
+    """Return compact, strict JSON in UTF-8 (the encoding of every body and stream message).
 
-    Raises ValueError for NaN or Infinity. ASCII output: the update stream sends these bytes as SSE
-    data, where a raw U+2028 or U+0085 would be a line break for clients that split lines like
-    ``str.splitlines`` (httpx does).
+    Raises ValueError (:class:`~._json.StrictJsonError`) for NaN, Infinity or an unpaired surrogate.
+    U+0085, U+2028 and U+2029 are escaped: the update stream sends these bytes as SSE data, where they
+    would be line breaks for clients that split lines like ``str.splitlines`` (httpx does).
     """
-    return json.dumps(value, separators=(',', ':'), allow_nan=False).encode()
+    data = dumps_strict(value)
+    for raw, escaped in _LINE_BREAKS:
+        if raw in data:
+            data = data.replace(raw, escaped)
+    return data
 
 
 def load_shape(reader: VariableReader, record: VariableRecord) -> dict[str, Any]:

@@ -52,6 +52,12 @@ def encode_update(commit: Commit, *, max_changes_bytes: int = MAX_CHANGES_BYTES)
     first = commit.changes[0]
     head = b'{"event":' + _encode(first.event) + b',"name":' + _encode(first.name) + b',"etag":'
     head += _encode(commit.etag)
+    resync = _frame(head + b'}')
+    head += b',"previous_etag":' + _encode(commit.previous_etag)
+    if sum(len(variable) for variable in commit.variables.values()) > max_changes_bytes:
+        # Too large whatever the rest: not even built (copying a 4 MiB variable around would hold the
+        # event loop for milliseconds).
+        return Update(frame=_frame(head + b'}'), resync=resync)
     entries = []
     for change in commit.changes:
         entry = b'{"event":' + _encode(change.event) + b',"name":' + _encode(change.name)
@@ -60,8 +66,6 @@ def encode_update(commit: Commit, *, max_changes_bytes: int = MAX_CHANGES_BYTES)
             entry += b',"variable":' + variable
         entries.append(entry + b'}')
     changes = b'[' + b','.join(entries) + b']'
-    resync = _frame(head + b'}')
-    head += b',"previous_etag":' + _encode(commit.previous_etag)
     if len(changes) > max_changes_bytes:
         return Update(frame=_frame(head + b'}'), resync=resync)
     return Update(frame=_frame(head + b',"changes":' + changes + b'}'), resync=resync)
