@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from remotevars.server._auth import ANONYMOUS, ApiKey, Keys, Scope, bearer_token, unnamed_keys
 from remotevars.server._broadcast import Broadcaster
@@ -238,12 +238,18 @@ def create_app(
     keys: Iterable[ApiKey] = (),
     keepalive_interval: float = 15.0,
     allow_anonymous_read: bool = False,
+    ui: bool = True,
+    session_secret: str | None = None,
 ) -> Starlette:
     """Return the server's ASGI app over ``store`` (a :class:`Store`, or a SQLite path the app opens and closes).
 
     ``keys`` are named keys (from a keys file); ``read_keys``/``write_keys`` are secrets without names,
     which get the names ``read-key-1``, ``write-key-1``... Raises :class:`~remotevars.ConfigurationError`
     when two keys share a name or a secret.
+
+    ``ui`` serves the console at ``/ui/`` (:mod:`remotevars.server.console`); ``session_secret`` signs its
+    session cookies (None: a random secret, so a restart signs everybody out; several instances behind
+    one address need the same secret).
 
     ``app.state.broadcaster`` is the SSE fan-out (closed on shutdown), ``app.state.store`` the store,
     ``app.state.ops`` its :class:`~._ops.Operations` and ``app.state.counts`` the :class:`RequestCounts`.
@@ -271,7 +277,7 @@ def create_app(
         return Route(path, api.guarded(scope, handler), methods=[method])
 
     variable = '/v1/variables/{name}/'
-    routes = [
+    routes: list[BaseRoute] = [
         route('/v1/variables/', read, api.list_variables, 'GET'),
         route('/v1/variables/', write, api.create_variable, 'POST'),
         # Before the {name} routes: POST on "bulk" is the bulk write; other methods fall through to them.
@@ -293,6 +299,14 @@ def create_app(
         route('/v1/variable-types/', write, api.upsert_type, 'POST'),
         route('/v1/variable-updates/', read, api.updates, 'GET'),
     ]
+    if ui:
+        # Imported here: the console's templates and sessions cost nothing when it is off.
+        from remotevars.server.console import Sessions, console_routes
+
+        sessions = Sessions(key_set, session_secret)
+        routes += console_routes(
+            ops, key_set, api.run, broadcaster, keepalive_interval=keepalive_interval, sessions=sessions
+        )
     app = Starlette(
         routes=routes, lifespan=lifespan, exception_handlers={HTTPException: _http_error, Exception: _unexpected_error}
     )
