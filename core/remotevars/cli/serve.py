@@ -64,6 +64,13 @@ def _keys(values: tuple[str, ...]) -> list[str]:
     help='Seconds between keepalive comments on the SSE stream.',
 )
 @click.option('--allow-anonymous-read', is_flag=True, help='Let requests without a key read (not write).')
+@click.option('--no-ui', 'no_ui', is_flag=True, help='Do not serve the web console at /ui/.')
+@click.option(
+    '--session-secret',
+    envvar='REMOTEVARS_SERVER_SESSION_SECRET',
+    help='Secret signing the console\'s session cookies (default: random, so a restart signs everybody out; '
+    'env REMOTEVARS_SERVER_SESSION_SECRET).',
+)
 @click.option('--log-level', default='warning', show_default=True, help='uvicorn log level.')
 def serve(
     host: str,
@@ -74,9 +81,11 @@ def serve(
     write_keys: tuple[str, ...],
     keepalive: float,
     allow_anonymous_read: bool,
+    no_ui: bool,
+    session_secret: str | None,
     log_level: str,
 ) -> None:
-    """Run the variables server (Logfire-compatible HTTP API, SQLite storage)."""
+    """Run the variables server (Logfire-compatible HTTP API, SQLite storage) and its web console at /ui/."""
     try:
         from remotevars.server import create_app, make_server
         from remotevars.server._keys_file import load_keys_file
@@ -97,12 +106,15 @@ def serve(
             write_keys=writes,
             keepalive_interval=keepalive,
             allow_anonymous_read=allow_anonymous_read,
+            ui=not no_ui,
+            session_secret=session_secret or None,
         )
     except ConfigurationError as exc:  # two keys with one name or one secret
         _fail(str(exc))
     except RemoteVarsError as exc:  # the database cannot be opened, or is newer than this code
         _fail(f'database {db_path}: {exc}')
-    click.echo(f'remotevars server on http://{host}:{port} (database {db_path})', err=True)
+    console = '' if no_ui else f', console on http://{host}:{port}/ui/'
+    click.echo(f'remotevars server on http://{host}:{port} (database {db_path}){console}', err=True)
     make_server(app, host=host, port=port, log_level=log_level).run()
 
 

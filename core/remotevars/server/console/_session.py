@@ -21,6 +21,7 @@ from typing import Any
 
 from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 
+from remotevars._errors import ConfigurationError
 from remotevars.server._auth import ApiKey, Keys, Scope
 
 __all__ = ['SESSION_COOKIE', 'SIGN_IN_COOKIE', 'Session', 'Sessions', 'same_token']
@@ -29,6 +30,7 @@ SESSION_COOKIE = 'remotevars_console'
 SIGN_IN_COOKIE = 'remotevars_console_sign_in'
 #: How long a sign-in form stays usable (its cookie's lifetime).
 SIGN_IN_MAX_AGE = 30 * 60
+MIN_SECRET_LENGTH = 16
 
 
 def same_token(presented: str | None, expected: str) -> bool:
@@ -54,7 +56,8 @@ class Session:
 class Sessions:
     """Issues and checks session cookies and sign-in tokens for one set of keys.
 
-    ``secret`` signs them (random per process when None: restarting the server signs everybody out);
+    ``secret`` signs them (random per process when None: restarting the server signs everybody out; at
+    least 16 characters, else :class:`~remotevars.ConfigurationError`);
     ``max_age`` is a session's lifetime in seconds; ``clock`` returns the current Unix time.
     """
 
@@ -66,6 +69,10 @@ class Sessions:
         max_age: int = 12 * 60 * 60,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        if secret is not None and len(secret) < MIN_SECRET_LENGTH:
+            raise ConfigurationError(
+                f'the console session secret must be at least {MIN_SECRET_LENGTH} characters (it signs the cookies)'
+            )
         self._keys = keys
         self._secret = secrets.token_bytes(32) if secret is None else secret
         self.max_age = max_age
