@@ -17,7 +17,9 @@ _names = itertools.count()
 @pytest.fixture(scope='module')
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """The server in a thread with named keys alice (write) and viewer (read), plus the unnamed test keys."""
-    with running_server(tmp_path_factory.mktemp('console') / 'db.sqlite3', keys=KEYS, keepalive_interval=0.2) as running:
+    with running_server(
+        tmp_path_factory.mktemp('console') / 'db.sqlite3', keys=KEYS, keepalive_interval=0.2
+    ) as running:
         yield running
 
 

@@ -47,17 +47,28 @@ ASSISTANT_SCHEMA: dict[str, Any] = {
 
 
 def assistant_body(name: str) -> dict[str, Any]:
-    """Return a write body: a structured variable with labels production (v1) and canary (v2), a rollout and an override."""
+    """Return a write body: a structured variable, labels production (v1) and canary (v2), a rollout, an override."""
     return {
         'name': name,
         'description': 'Settings of the support assistant.',
         'labels': {
-            'production': {'target_type': 'version', 'version': 1, 'serialized_value': '{"model":"small","temperature":0.2}'},
-            'canary': {'target_type': 'version', 'version': 2, 'serialized_value': '{"model":"large","temperature":0.7}'},
+            'production': {
+                'target_type': 'version',
+                'version': 1,
+                'serialized_value': '{"model":"small","temperature":0.2}',
+            },
+            'canary': {
+                'target_type': 'version',
+                'version': 2,
+                'serialized_value': '{"model":"large","temperature":0.7}',
+            },
         },
         'rollout': {'labels': {'production': 0.9, 'canary': 0.1}},
         'overrides': [
-            {'conditions': [{'kind': 'value-equals', 'attribute': 'plan', 'value': 'enterprise'}], 'rollout': {'labels': {'canary': 1.0}}}
+            {
+                'conditions': [{'kind': 'value-equals', 'attribute': 'plan', 'value': 'enterprise'}],
+                'rollout': {'labels': {'canary': 1.0}},
+            }
         ],
         'json_schema': ASSISTANT_SCHEMA,
     }
@@ -221,18 +232,25 @@ class Browser:
 
     def get(self, path: str, **params: str) -> Page:
         """Return the page at ``path`` (redirects followed)."""
-        return parse_page(self.http.get(path, params=params, follow_redirects=True))
+        # Only when given: httpx's params replace the query the path already has.
+        response = (
+            self.http.get(path, params=params, follow_redirects=True)
+            if params
+            else self.http.get(path, follow_redirects=True)
+        )
+        return parse_page(response)
 
     def sign_in(self, key: str) -> httpx.Response:
         """Sign in with ``key`` through the sign-in form; return the form's answer (303 when it worked)."""
         form = self.get('/ui/sign-in').form('sign-in')
         return self.http.post('/ui/sign-in', data={**form.fields, 'key': key})
 
-    def submit(self, form: Form, button: tuple[str, str] | None = None, **changes: str) -> Page:
-        """Submit ``form`` with some fields changed (and a named button); return the page it leads to."""
+    def submit(self, form: Form, button: str = '', **changes: str) -> Page:
+        """Submit ``form`` with fields changed, by a named button (``'action=save'``); return the page it leads to."""
         data = {**form.fields, **changes}
-        if button is not None:
-            data[button[0]] = button[1]
+        if button:
+            field_name, _, value = button.partition('=')
+            data[field_name] = value
         response = self.http.post(form.action, data=data)
         if response.status_code == 303:
             return self.get(response.headers['location'])

@@ -33,9 +33,15 @@ EDITS: dict[str, Callable[[str, int], tuple[str, dict[str, str]]]] = {
     ),
     'add-override': lambda name, entry: (
         f'/ui/variables/{name}/overrides/new',
-        {'step': 'confirm', 'conditions': '1', 'c0.attribute': 'country', 'c0.kind': 'value-equals',
-         'c0.operand': 'fr', 'w:canary': '1'},
-    ),  # fmt: skip
+        {
+            'step': 'confirm',
+            'conditions': '1',
+            'c0.attribute': 'country',
+            'c0.kind': 'value-equals',
+            'c0.operand': 'fr',
+            'w:canary': '1',
+        },
+    ),
     'remove-override': lambda name, entry: (
         f'/ui/variables/{name}/overrides/0/remove',
         {'step': 'confirm', 'allow_destructive': 'yes'},
@@ -195,9 +201,7 @@ def _assert_protected(response: httpx.Response) -> None:
     assert response.headers['x-content-type-options'] == 'nosniff'
 
 
-def test_every_page_carries_the_security_headers(
-    alice: Browser, viewer: Browser, stranger: Browser, name: str
-) -> None:
+def test_every_page_carries_the_security_headers(alice: Browser, viewer: Browser, stranger: Browser, name: str) -> None:
     seen = []
     for path in _pages(name):
         response = alice.http.get(path)

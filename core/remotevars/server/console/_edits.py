@@ -179,10 +179,9 @@ class Edits:
             return self.console.error_page(request, 503, f'Storage unavailable: {exc}. Try again.', viewer)
         except WriteRejected as exc:
             errors = errors_by_field(exc.errors) if isinstance(exc, SchemaViolation) else {}
+            where = 'next to the fields' if mode == 'form' else 'under the value'
             message = (
-                "The value does not match the variable's schema: see the messages next to the fields."
-                if errors
-                else str(exc)
+                f"The value does not match the variable's schema: see the messages {where}." if errors else str(exc)
             )
             status = exc.status
             return await self.console.render_off_loop(
