@@ -14,7 +14,7 @@ STAMP := $(VENV)/.installed
 # process that builds a model; our commands, tests and demos do not need it.
 export PYDANTIC_DISABLE_PLUGINS := __all__
 
-.PHONY: demo test lint typecheck unit logfire-suite matrix bench bench-all clean e2e-deps
+.PHONY: demo test lint typecheck unit logfire-suite matrix bench bench-all clean e2e-deps screenshot
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "no Python >= 3.11 found; set PYTHON=/path/to/python"; exit 2; }
@@ -25,6 +25,10 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/python example_projects/demo.py
+
+# The README's screenshot of the console (docs/console-variable-page.png), taken by its browser test.
+screenshot: $(STAMP)
+	REMOTEVARS_UPDATE_SCREENSHOT=1 $(BIN)/python -m pytest -q tests/e2e/test_console.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

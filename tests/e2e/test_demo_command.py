@@ -112,7 +112,7 @@ def test_demo_serves_both_apps_and_stops_cleanly(
     for url in (layout.server_url, layout.django_url, layout.flask_url, layout.console_url):
         assert url in output
     assert f'sign in with the key {demo.CONSOLE_KEY}' in output  # the console and a key to sign in with
-    assert 'open help_layout, "Move a label"' in output
+    assert 'open help_layout, click "Move" next to its stable label' in output
     assert 'remotevars set-label banner_text production --version 2' in output  # the three commands to try
     assert 'remotevars set-rollout help_layout' in output
     assert 'remotevars create-version assistant' in output
