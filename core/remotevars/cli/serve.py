@@ -68,7 +68,7 @@ def _keys(values: tuple[str, ...]) -> list[str]:
 @click.option(
     '--session-secret',
     envvar='REMOTEVARS_SERVER_SESSION_SECRET',
-    help='Secret signing the console\'s session cookies (default: random, so a restart signs everybody out; '
+    help="Secret signing the console's session cookies (default: random, so a restart signs everybody out; "
     'env REMOTEVARS_SERVER_SESSION_SECRET).',
 )
 @click.option('--log-level', default='warning', show_default=True, help='uvicorn log level.')
