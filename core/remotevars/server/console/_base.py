@@ -33,7 +33,7 @@ from remotevars.server.console._json_diff import pretty_json
 from remotevars.server.console._rate_limit import SignInLimiter
 from remotevars.server.console._session import SESSION_COOKIE, Session, Sessions, same_token
 
-__all__ = ['Console', 'Form', 'Run', 'VariableState', 'Viewer', 'root_of']
+__all__ = ['Console', 'Form', 'Refused', 'Run', 'VariableState', 'Viewer', 'hidden_fields', 'read_form_body', 'root_of']
 
 #: A submitted form: field name -> value (the last one when a name repeats).
 Form = dict[str, str]

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from remotevars._diff import VariableDiff, diff_variable, override_text, rollout_text, target_text
+from remotevars._diff import VariableDiff, rollout_text, target_text
 from remotevars._render import render_variable_diff
 from remotevars.config import VariableConfig
 from remotevars.server._json_schema import InvalidSchema, violations
@@ -24,7 +24,6 @@ __all__ = [
     'LabelRow',
     'VariableRow',
     'change_lines',
-    'describe_change',
     'label_rows',
     'schema_problems',
     'type_text',
@@ -163,11 +162,6 @@ class ChangeLine:
     text: str
 
 
-def describe_change(before: VariableConfig | None, after: VariableConfig | None) -> VariableDiff:
-    """Return the field-level difference from ``before`` to ``after`` (None: absent), destructive effects included."""
-    return diff_variable(before, after)
-
-
 def change_lines(diff: VariableDiff) -> list[ChangeLine]:
     """Return the lines of a change as the command line prints them, less the destructive ones (shown apart)."""
     lines = []
@@ -179,8 +173,3 @@ def change_lines(diff: VariableDiff) -> list[ChangeLine]:
         )
         lines.append(ChangeLine(kind, line))
     return lines
-
-
-def override_texts(config: VariableConfig) -> list[str]:
-    """Return each override in words: ``when plan value-equals "pro": canary=1``."""
-    return [override_text(o) for o in config.overrides]

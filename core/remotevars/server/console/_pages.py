@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from remotevars._diff import VariableDiff, diff_variable, override_text
+from remotevars._diff import diff_variable, override_text
 from remotevars.server._storage import HistoryEntry
 from remotevars.server.console._audience import (
     SYNTHETIC_KEYS,
@@ -279,10 +279,3 @@ def _changed_names(frame: bytes) -> list[str]:
     if isinstance(changes, list):
         return [str(change['name']) for change in changes]
     return [str(message.get('name'))]
-
-
-def change_of(before: dict[str, Any] | None, after: dict[str, Any] | None) -> VariableDiff:
-    """Return the change from one read shape to another (None: absent)."""
-    return diff_variable(
-        None if before is None else variable_config(before), None if after is None else variable_config(after)
-    )
