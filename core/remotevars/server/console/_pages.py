@@ -8,6 +8,7 @@ committed write changed (the browser then fetches the rows again).
 from __future__ import annotations
 
 import json
+import math
 import threading
 from collections import OrderedDict
 from collections.abc import AsyncIterator
@@ -46,6 +47,8 @@ __all__ = ['Pages']
 
 #: How many history entries the variable page shows (``?history=N`` shows more, up to the API's 1,000).
 HISTORY_SHOWN = 50
+#: How many versions the variable page lists, newest first (the compare page takes any two).
+VERSIONS_SHOWN = 100
 _MAX_HISTORY = 1000
 _SHARES_CACHED = 256
 
@@ -218,7 +221,8 @@ class Pages:
     def variable_context(self, state: VariableState, history_limit: int) -> dict[str, Any]:
         """Return what the variable page shows about ``state`` (besides the who-gets-what answer)."""
         config = state.config
-        versions = list(reversed(self.console.store.versions(state.name) or []))
+        every_version = self.console.store.versions(state.name) or []
+        versions = every_version[::-1][:VERSIONS_SHOWN]
         at_version: dict[int, list[str]] = {}
         for label, target in config.labels.items():
             version = config.follow_ref(target)[1]
@@ -226,7 +230,8 @@ class Pages:
                 at_version.setdefault(version, []).append(label)
         entries = self.console.store.history(state.name, history_limit + 1)
         history = [_history_view(entry, i == 0) for i, entry in enumerate(entries[:history_limit])]
-        remainder = max(0.0, 1.0 - sum(config.rollout.labels.values()))
+        remainder = 1.0 - math.fsum(config.rollout.labels.values())
+        remainder = remainder if remainder > 1e-9 else 0.0  # 0.7 + 0.2 + 0.1 leaves 1e-16: nothing
         return {
             'state': state,
             'config': config,
@@ -237,6 +242,7 @@ class Pages:
             'shares': self.shares(state),
             'synthetic_keys': SYNTHETIC_KEYS,
             'versions': versions,
+            'version_count': len(every_version),
             'at_version': at_version,
             'latest': config.latest_version.version if config.latest_version else None,
             'history': history,
