@@ -22,6 +22,7 @@ from remotevars.server._ops import Operations
 from remotevars.server.console._base import Console, Run
 from remotevars.server.console._edits import Edits
 from remotevars.server.console._headers import SecurityHeaders
+from remotevars.server.console._new_version import NewVersion
 from remotevars.server.console._pages import Pages
 from remotevars.server.console._rate_limit import SignInLimiter
 from remotevars.server.console._session import Sessions
@@ -59,7 +60,7 @@ def console_routes(
         limiter=limiter or SignInLimiter(),
         keepalive_interval=keepalive_interval,
     )
-    pages, edits, sign_in = Pages(console), Edits(console), SignIn(console)
+    pages, edits, new_version, sign_in = Pages(console), Edits(console), NewVersion(console), SignIn(console)
     variable = '/variables/{name}'
     routes = [
         Route('/', console.page(pages.variables), methods=['GET']),
@@ -70,8 +71,8 @@ def console_routes(
         Route('/sign-out', console.action(sign_in.sign_out, needs_write=False), methods=['POST']),
         Route(variable + '/', console.page(pages.variable), methods=['GET']),
         Route(variable + '/compare', console.page(pages.compare), methods=['GET']),
-        Route(variable + '/versions/new', console.editor_page(edits.version_form), methods=['GET']),
-        Route(variable + '/versions/new', console.action(edits.create_version), methods=['POST']),
+        Route(variable + '/versions/new', console.editor_page(new_version.form), methods=['GET']),
+        Route(variable + '/versions/new', console.action(new_version.save), methods=['POST']),
         Route(variable + '/labels', console.editor_page(edits.label_form), methods=['GET']),
         Route(variable + '/labels', console.action(edits.label), methods=['POST']),
         Route(variable + '/rollout', console.editor_page(edits.rollout_form), methods=['GET']),

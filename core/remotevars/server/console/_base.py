@@ -24,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from remotevars._errors import RemoteVarsError
 from remotevars.config import VariableConfig
 from remotevars.server._auth import Keys
 from remotevars.server._broadcast import Broadcaster
@@ -64,7 +65,7 @@ class VariableState:
     etag: str
 
 
-class Refused(Exception):
+class Refused(RemoteVarsError):
     """A request refused before its handler ran: the status and what the page says."""
 
     def __init__(self, status: int, message: str) -> None:
@@ -143,6 +144,14 @@ class Console:
         """Return a redirect to the sign-in page, coming back to this page afterwards."""
         target = request.url.path + (f'?{request.url.query}' if request.url.query else '')
         return RedirectResponse(f'{root_of(request)}sign-in?next={quote(target, safe="")}', status_code=303)
+
+    def missing(self, request: Request, viewer: Viewer, name: str) -> Response:
+        """Return the 404 page of a variable that does not exist."""
+        return self.error_page(request, 404, f'There is no variable {name!r}.', viewer)
+
+    def variable_url(self, request: Request, name: str, done: str | None = None) -> str:
+        """Return the URL of a variable's page (``done``: the code of what the page says was done)."""
+        return f'{root_of(request)}variables/{name}/' + (f'?done={done}' if done else '')
 
     # -- state -------------------------------------------------------------------------------------
 

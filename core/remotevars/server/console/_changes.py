@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from remotevars._diff import override_text
+from remotevars._errors import RemoteVarsError
 from remotevars._regex import PatternError, compile_pattern
 from remotevars.server._edit_bodies import check_label, parse_override, parse_rollout
 from remotevars.server._ops import Operations, Outcome, Target
@@ -52,7 +53,7 @@ CONDITION_KINDS: dict[str, str | None] = {
 Apply = Callable[[Operations, str, Precondition], Outcome]
 
 
-class FormErrors(ValueError):
+class FormErrors(RemoteVarsError, ValueError):
     """A form that does not make a change: ``errors`` maps field names ('' for the form as a whole) to messages."""
 
     def __init__(self, errors: dict[str, str]) -> None:

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from remotevars._diff import VariableDiff, rollout_text, target_text
+from remotevars._errors import RemoteVarsError
 from remotevars._render import render_variable_diff
 from remotevars.config import VariableConfig
 from remotevars.server._json_schema import InvalidSchema, violations
@@ -32,7 +33,7 @@ __all__ = [
 ]
 
 
-class InvalidVariable(ValueError):
+class InvalidVariable(RemoteVarsError, ValueError):
     """A variable state that breaks the rules every variable obeys; the message says which, in one line."""
 
 

@@ -1,7 +1,6 @@
-"""The console's edits: a new version from the schema form, and reviewed changes (labels, rollout, overrides, rollback).
+"""The console's reviewed edits: move a label, edit the rollout, add or remove an override, roll back.
 
-A new version is saved at once (versions are immutable: adding one changes what is served only through
-the label it may move, whose value is shown in the form). Every other edit is two steps: the form posts
+Each edit is two steps (a new version, :mod:`._new_version`, is saved at once): the form posts
 ``step=review`` and gets the change in the command line's words, destructive effects said in words;
 the review page posts ``step=confirm`` with the ETag of the state it showed, and the operation runs
 with that ETag as its precondition. If the variable changed in between, the review is shown again
@@ -11,7 +10,6 @@ key, the actor its history entry names.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -20,7 +18,6 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from remotevars._diff import VariableDiff, diff_variable
-from remotevars.server._edit import SchemaViolation
 from remotevars.server._preconditions import Precondition
 from remotevars.server._storage import StorageUnavailable
 from remotevars.server._wire import WriteRejected
@@ -36,19 +33,10 @@ from remotevars.server.console._changes import (
     rollout_change,
 )
 from remotevars.server.console._describe import InvalidVariable, change_lines, label_rows, variable_config
-from remotevars.server.console._schema_form import attach_errors, build_form, errors_by_field, read_form
 
 __all__ = ['Edits']
 
 _CONDITION_ROWS = 3
-
-
-def _compact(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(',', ':'))
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f'{name} is not allowed in JSON')
 
 
 class Edits:
@@ -56,149 +44,6 @@ class Edits:
 
     def __init__(self, console: Console) -> None:
         self.console = console
-
-    def _variable_url(self, request: Request, name: str, done: str | None = None) -> str:
-        return f'{root_of(request)}variables/{name}/' + (f'?done={done}' if done else '')
-
-    def _missing(self, request: Request, viewer: Viewer, name: str) -> Response:
-        return self.console.error_page(request, 404, f'There is no variable {name!r}.', viewer)
-
-    # -- a new version -----------------------------------------------------------------------------
-
-    def _version_page(
-        self,
-        request: Request,
-        viewer: Viewer,
-        state: VariableState,
-        value: Any,
-        *,
-        mode: str,
-        label: str = '',
-        errors: dict[str, list[str]] | None = None,
-        message: str | None = None,
-        raw_text: str | None = None,
-        status: int = 200,
-    ) -> Response:
-        schema = state.shape['json_schema']
-        use_form = mode == 'form' and isinstance(schema, dict)
-        form_root = None
-        if use_form:
-            assert isinstance(schema, dict)
-            form_root = build_form(schema, value)
-            attach_errors(form_root, errors or {})
-        raw = raw_text if raw_text is not None else json.dumps(value, indent=2, ensure_ascii=False)
-        return self.console.render(
-            request,
-            'version_form.html',
-            viewer,
-            status,
-            state=state,
-            form_root=form_root,
-            raw=raw,
-            raw_errors=[] if use_form else [f'{path}: {m}' for path, ms in (errors or {}).items() for m in ms],
-            has_schema=isinstance(schema, dict),
-            labels=label_rows(state.config, state.shape),
-            label=label,
-            message=message,
-        )
-
-    async def version_form(self, request: Request, viewer: Viewer) -> Response:
-        """``GET .../versions/new?from=N&mode=raw``: the value form, filled with version N (default: the latest)."""
-        name = request.path_params['name']
-        params = request.query_params
-
-        def build() -> Response:
-            state = self.console.state(name)
-            if state is None:
-                return self._missing(request, viewer, name)
-            value: Any = None
-            versions = {v['version']: v['serialized_value'] for v in self.console.store.versions(name) or []}
-            start = params.get('from', '')
-            if start.isdigit() and int(start) in versions:
-                value = json.loads(versions[int(start)])
-            elif state.config.latest_version is not None:
-                value = json.loads(state.config.latest_version.serialized_value)
-            mode = 'raw' if params.get('mode') == 'raw' else 'form'
-            return self._version_page(request, viewer, state, value, mode=mode, label=params.get('label', ''))
-
-        return await self.console.render_off_loop(build)
-
-    async def create_version(self, request: Request, viewer: Viewer, form: Form) -> Response:
-        """``POST .../versions/new``: save the value as a new version (``action=save``), or redraw the form.
-
-        ``action=add:<path>`` adds a row to a list, ``action=raw`` / ``action=form`` switches editors.
-        A value the schema refuses comes back with the server's messages next to their fields.
-        """
-        name = request.path_params['name']
-        action = form.get('action', 'save')
-        mode = 'raw' if form.get('mode') == 'raw' else 'form'
-        label = form.get('label', '')
-
-        def read() -> tuple[VariableState | None, Any, dict[str, list[str]], str | None]:
-            state = self.console.state(name)
-            if state is None:
-                return None, None, {}, None
-            schema = state.shape['json_schema']
-            if mode == 'form' and isinstance(schema, dict):
-                adding = action.removeprefix('add:') if action.startswith('add:') else None
-                value, problems = read_form(schema, form, adding=adding)
-                return state, value, {path: [m] for path, m in problems.items()}, None
-            raw = form.get('raw', '')
-            try:
-                return state, json.loads(raw, parse_constant=_refuse_constant), {}, raw
-            except ValueError as exc:
-                return state, None, {'$': [f'not valid JSON ({exc})']}, raw
-
-        state, value, problems, raw_text = await run_in_threadpool(read)
-        if state is None:
-            return self._missing(request, viewer, name)
-        if action in ('raw', 'form') and not problems:
-            return await self.console.render_off_loop(
-                lambda: self._version_page(request, viewer, state, value, mode=action, label=label)
-            )
-        if action != 'save' or problems:
-            status = 422 if problems else 200
-            return await self.console.render_off_loop(
-                lambda: self._version_page(
-                    request,
-                    viewer,
-                    state,
-                    value,
-                    mode=mode,
-                    label=label,
-                    errors=problems,
-                    raw_text=raw_text,
-                    status=status,
-                )
-            )
-        labels = [label] if label else []
-        serialized = _compact(value)
-        try:
-            await self.console.run(lambda: self.console.ops.create_version(name, serialized, labels, actor=viewer.name))
-        except StorageUnavailable as exc:
-            return self.console.error_page(request, 503, f'Storage unavailable: {exc}. Try again.', viewer)
-        except WriteRejected as exc:
-            errors = errors_by_field(exc.errors) if isinstance(exc, SchemaViolation) else {}
-            where = 'next to the fields' if mode == 'form' else 'under the value'
-            message = (
-                f"The value does not match the variable's schema: see the messages {where}." if errors else str(exc)
-            )
-            status = exc.status
-            return await self.console.render_off_loop(
-                lambda: self._version_page(
-                    request,
-                    viewer,
-                    state,
-                    value,
-                    mode=mode,
-                    label=label,
-                    errors=errors,
-                    message=message,
-                    raw_text=raw_text,
-                    status=status,
-                )
-            )
-        return RedirectResponse(self._variable_url(request, name, 'version'), status_code=303)
 
     # -- reviewed changes --------------------------------------------------------------------------
 
@@ -247,7 +92,7 @@ class Edits:
         def review() -> Response | tuple[VariableState, Change, VariableDiff]:
             state = self.console.state(name)
             if state is None:
-                return self._missing(request, viewer, name)
+                return self.console.missing(request, viewer, name)
             try:
                 change = prepare(state)
                 diff = diff_variable(state.config, variable_config(change.after))
@@ -288,7 +133,7 @@ class Edits:
         except StorageUnavailable as exc:
             return self.console.error_page(request, 503, f'Storage unavailable: {exc}. Try again.', viewer)
         return RedirectResponse(
-            self._variable_url(request, name, change.done if outcome.changed else 'unchanged'), status_code=303
+            self.console.variable_url(request, name, change.done if outcome.changed else 'unchanged'), status_code=303
         )
 
     def _form_page(
@@ -333,7 +178,7 @@ class Edits:
         def build() -> Response:
             state = self.console.state(name)
             if state is None:
-                return self._missing(request, viewer, name)
+                return self.console.missing(request, viewer, name)
             return self._label_page(request, viewer, state, form, {}, 200)
 
         return await self.console.render_off_loop(build)
@@ -371,7 +216,7 @@ class Edits:
         def build() -> Response:
             state = self.console.state(name)
             if state is None:
-                return self._missing(request, viewer, name)
+                return self.console.missing(request, viewer, name)
             form = self._weights_form(state, dict(state.config.rollout.labels))
             return self._rollout_page(request, viewer, state, form, {}, 200)
 
@@ -415,7 +260,7 @@ class Edits:
         def build() -> Response:
             state = self.console.state(name)
             if state is None:
-                return self._missing(request, viewer, name)
+                return self.console.missing(request, viewer, name)
             form = {'conditions': str(_CONDITION_ROWS)} | self._weights_form(state, {})
             return self._override_page(request, viewer, state, form, {}, 200)
 
@@ -429,7 +274,7 @@ class Edits:
             more = {**form, 'conditions': str(min(rows + 2, 100))}
             state = self.console.state(name)
             if state is None:
-                return self._missing(request, viewer, name)
+                return self.console.missing(request, viewer, name)
             return await self.console.render_off_loop(
                 lambda: self._override_page(request, viewer, state, more, {}, 200)
             )
@@ -452,7 +297,7 @@ class Edits:
             form,
             lambda state: override_removed(state, index),
             lambda state, errors, status: self.console.error_page(request, status, '; '.join(errors.values()), viewer),
-            back=self._variable_url(request, name),
+            back=self.console.variable_url(request, name),
         )
 
     # -- rollback ----------------------------------------------------------------------------------
@@ -474,7 +319,7 @@ class Edits:
             form,
             prepare,
             lambda state, errors, status: self.console.error_page(request, status, '; '.join(errors.values()), viewer),
-            back=self._variable_url(request, name),
+            back=self.console.variable_url(request, name),
         )
 
 

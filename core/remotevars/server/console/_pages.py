@@ -195,7 +195,7 @@ class Pages:
         def build() -> Response:
             state = self.console.state(name)
             if state is None:
-                return self.console.error_page(request, 404, f'There is no variable {name!r}.', viewer)
+                return self.console.missing(request, viewer, name)
             answer: Answer | None = None
             who_error = None
             if asked:
@@ -258,7 +258,7 @@ class Pages:
         def build() -> Response:
             versions = self.console.store.versions(name)
             if versions is None:
-                return self.console.error_page(request, 404, f'There is no variable {name!r}.', viewer)
+                return self.console.missing(request, viewer, name)
             by_number = {v['version']: v for v in versions}
             chosen = []
             for which in ('a', 'b'):
