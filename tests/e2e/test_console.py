@@ -1,7 +1,8 @@
 """The console in headless Chromium, with the example Django and Flask apps running against the same server.
 
 ``remotevars serve`` (a subprocess, the demo's command line and keys file) is seeded as the demo seeds it;
-both apps run. Chromium signs in to the console with the demo's write key and: creates a version of
+both apps run. Chromium signs in to the console with the demo's write key, sees the list follow a change made
+through the API, and: creates a version of
 ``assistant`` through the schema form (a value the schema refuses first: its message next to the field),
 moves ``banner_text``'s label, changes ``help_layout``'s rollout, and rolls ``banner_text`` back from its
 history. After each step both apps' pages serve the new value within 1 s. Then a read key sees the same
@@ -153,6 +154,15 @@ def test_console_edits_reach_both_apps_and_a_read_key_only_looks(tmp_path: Path)
             sign_in(demo.CONSOLE_KEY)
             assert find('viewer').text == demo.CONSOLE_KEY_NAME
             assert 'banner_text' in find('variable-rows').text
+
+            # The list follows the update stream: a change made elsewhere shows without a reload.
+            assert 'paused' not in find('row-live_chat').text
+            with httpx.Client(headers={'Authorization': f'bearer {demo.WRITE_KEY}'}) as api:
+                api.put(f'{layout.server_url}/v1/variables/live_chat/labels/paused/', json={'ref': 'code_default'})
+            deadline = time.monotonic() + 5
+            while 'paused' not in find('row-live_chat').text:
+                assert time.monotonic() < deadline, find('variable-rows').text
+                time.sleep(0.05)
 
             # A new version through the schema form: the schema refuses the first value, next to its field.
             go('variables/assistant/', 'new-version')

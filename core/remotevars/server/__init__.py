@@ -1,9 +1,10 @@
 """The self-hostable variables server (``remotevars serve``): the Logfire-compatible HTTP API and its control plane.
 
-Needs the ``server`` extra (starlette, uvicorn, sse-starlette, jsonschema-rs; httptools and uvloop, which
-uvicorn uses when installed, make it faster). :func:`create_app` builds the ASGI app over a
-:class:`Store` (:class:`SQLiteStore` by default); :class:`Operations` are the write operations it
-serves; :func:`make_server` wraps the app in a uvicorn server that closes SSE streams on shutdown.
+Needs the ``server`` extra (starlette, uvicorn, sse-starlette, jsonschema-rs; Jinja2 and itsdangerous for
+the console; httptools and uvloop, which uvicorn uses when installed, make it faster). :func:`create_app`
+builds the ASGI app over a :class:`Store` (:class:`SQLiteStore` by default), with the web console at
+``/ui/`` (:mod:`remotevars.server.console`); :class:`Operations` are the write operations both serve;
+:func:`make_server` wraps the app in a uvicorn server that closes SSE streams on shutdown.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ Handlers check the key, decode and validate the body (:mod:`._wire`, :mod:`._edi
 operation (:mod:`._ops`) in the thread pool (storage and schema checks are blocking), then announce
 each committed write on the SSE stream as one message carrying the changed variables
 (:mod:`._updates`). Every refusal is JSON ``{"detail": ...}`` with a 4xx status (503 when the storage
-is unavailable); nothing a client sends produces a 500.
+is unavailable); nothing a client sends produces a 500. The console (:mod:`.console`, at ``/ui/``) is
+mounted next to these routes and runs its edits through the same operations and announcements.
 """
 
 from __future__ import annotations
