@@ -273,3 +273,14 @@ def test_the_console_is_off_with_ui_false(tmp_path: Path) -> None:
     assert not [r for r in app.routes if getattr(r, 'path', '') in ('/ui', '/')]
     on = create_app(tmp_path / 'db2.sqlite3', read_keys=['r'])
     assert [getattr(r, 'path', '') for r in on.routes][-3:] == ['/', '/ui', '/ui']
+
+
+def test_a_label_in_use_cannot_be_removed(alice: Browser, name: str, api: httpx.Client) -> None:
+    refused = _review(alice, f'/ui/variables/{name}/labels', label='canary', target='remove')
+    assert refused.status == 422
+    assert "'canary' is used by the rollout, overrides[0]: change that first" in refused.html.replace('&#39;', "'")
+    api.put(f'/v1/variables/{name}/labels/spare/', json={'version': 1}).raise_for_status()
+    review = _review(alice, f'/ui/variables/{name}/labels', label='spare', target='remove')
+    assert review.by_class['removed'] == ["- label 'spare': version 1"]
+    assert alice.submit(review.form('labels')).text('done') == 'Removed the label.'
+    assert 'spare' not in _variable(api, name).labels

@@ -19,7 +19,7 @@ from remotevars._diff import override_text
 from remotevars._errors import RemoteVarsError
 from remotevars._regex import PatternError, compile_pattern
 from remotevars.server._edit_bodies import check_label, parse_override, parse_rollout
-from remotevars.server._ops import Operations, Outcome, Target
+from remotevars.server._ops import Operations, Outcome, Target, label_users
 from remotevars.server._preconditions import Precondition
 from remotevars.server._storage import HistoryEntry
 from remotevars.server._wire import WriteRejected
@@ -93,6 +93,9 @@ def label_change(state: VariableState, form: Form, versions: Mapping[int, str]) 
     if target == 'remove':
         if label not in after['labels']:
             raise FormErrors({'label': f'there is no label {label!r} to remove'})
+        users = label_users(after, label)
+        if users:
+            raise FormErrors({'label': f'{label!r} is used by {", ".join(users)}: change that first'})
         del after['labels'][label]
 
         def remove(ops: Operations, actor: str, precondition: Precondition) -> Outcome:
