@@ -11,6 +11,7 @@ from typing import NoReturn
 import click
 
 from remotevars._errors import ConfigurationError, RemoteVarsError
+from remotevars.cli.migrate import db_option
 
 __all__ = ['commands', 'serve']
 
@@ -28,14 +29,7 @@ def _keys(values: tuple[str, ...]) -> list[str]:
 @click.command()
 @click.option('--host', default='127.0.0.1', show_default=True, help='Interface to bind (loopback by default).')
 @click.option('--port', default=8000, show_default=True, type=click.IntRange(0, 65535), help='TCP port.')
-@click.option(
-    '--db',
-    'db_path',
-    default='remotevars.sqlite3',
-    show_default=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help='SQLite database file (created if missing).',
-)
+@db_option
 @click.option(
     '--keys-file',
     type=click.Path(dir_okay=False, path_type=Path),
@@ -65,21 +59,33 @@ def _keys(values: tuple[str, ...]) -> list[str]:
 )
 @click.option('--allow-anonymous-read', is_flag=True, help='Let requests without a key read (not write).')
 @click.option('--log-level', default='warning', show_default=True, help='uvicorn log level.')
+@click.option(
+    '--workers',
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Processes serving the port; each follows the others' commits.",
+)
+@click.option('--no-migrate', is_flag=True, help='Refuse an outdated schema rather than migrate it (see migrate).')
 def serve(
     host: str,
     port: int,
-    db_path: Path,
+    db: str,
     keys_file: Path | None,
     read_keys: tuple[str, ...],
     write_keys: tuple[str, ...],
     keepalive: float,
     allow_anonymous_read: bool,
     log_level: str,
+    workers: int,
+    no_migrate: bool,
 ) -> None:
-    """Run the variables server (Logfire-compatible HTTP API, SQLite storage)."""
+    """Run the variables server (Logfire-compatible HTTP API; SQLite, or PostgreSQL for several instances)."""
     try:
-        from remotevars.server import create_app, make_server
+        from remotevars.server import make_server
         from remotevars.server._keys_file import load_keys_file
+        from remotevars.server._open import describe_db
+        from remotevars.server._workers import AppSettings, run_workers
     except ModuleNotFoundError as exc:
         _fail(f'the server needs the "server" extra (pip install "remotevars[server]"): {exc}')
     reads, writes = _keys(read_keys), _keys(write_keys)
@@ -89,21 +95,30 @@ def serve(
         _fail(str(exc))
     if not named and not writes and not reads and not allow_anonymous_read:
         _fail('no API keys configured: pass --keys-file (or --read-key/--write-key, REMOTEVARS_SERVER_*_KEYS)')
+    settings = AppSettings(
+        db=db,
+        keys=tuple(named),
+        read_keys=tuple(reads),
+        write_keys=tuple(writes),
+        keepalive_interval=keepalive,
+        allow_anonymous_read=allow_anonymous_read,
+        migrate=not no_migrate,
+    )
+    shown = describe_db(db)
     try:
-        app = create_app(
-            db_path,
-            keys=named,
-            read_keys=reads,
-            write_keys=writes,
-            keepalive_interval=keepalive,
-            allow_anonymous_read=allow_anonymous_read,
-        )
-    except ConfigurationError as exc:  # two keys with one name or one secret
+        # With workers too: start-up problems are reported once, here, and the schema is migrated once.
+        app = settings.create_app()
+    except ConfigurationError as exc:  # two keys with one name or one secret; the postgres extra is missing
         _fail(str(exc))
-    except RemoteVarsError as exc:  # the database cannot be opened, or is newer than this code
-        _fail(f'database {db_path}: {exc}')
-    click.echo(f'remotevars server on http://{host}:{port} (database {db_path})', err=True)
-    make_server(app, host=host, port=port, log_level=log_level).run()
+    except RemoteVarsError as exc:  # the database cannot be opened, is outdated (--no-migrate) or newer than this code
+        _fail(f'database {shown}: {exc}')
+    processes = f', {workers} workers' if workers > 1 else ''
+    click.echo(f'remotevars server on http://{host}:{port} (database {shown}{processes})', err=True)
+    if workers == 1:
+        make_server(app, host=host, port=port, log_level=log_level).run()
+        return
+    app.state.store.close()
+    run_workers(settings, workers, host=host, port=port, log_level=log_level)
 
 
 commands = [serve]
