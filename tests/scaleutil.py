@@ -26,7 +26,7 @@ __all__ = ['StreamRecorder', 'TcpBalancer', 'assert_chained', 'recording', 'wait
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, message: str, interval: float = 0.02) -> float:
-    """Return the seconds it took ``condition()`` to hold; raises ``AssertionError`` with ``message`` after ``timeout``."""
+    """Return the seconds ``condition()`` took to hold; raises ``AssertionError`` with ``message`` after ``timeout``."""
     start = time.monotonic()
     while not condition():
         if time.monotonic() - start > timeout:

@@ -9,7 +9,7 @@ Each takes a database: a SQLite path, or a PostgreSQL URL (tests/pgcluster.py).
   ``.stop()`` / ``.start()`` to restart on the same port, ``.app``).
 - ``server_process(db_path, port=None, ...)``: ``remotevars serve`` as a subprocess; yields a
   :class:`ServerProcess` (``.url``, keys, ``.kill()`` (SIGKILL), ``.stop()`` (SIGTERM), ``.start()``,
-  ``.restart()``).
+  ``.restart()``; ``.launch()`` then ``.wait_ready()`` to start several side by side).
 - ``silent_server()``: a stand-in on 127.0.0.1 that accepts connections, counts them and never answers;
   yields a :class:`SilentServer` (``.url``, ``.connections``).
 - ``free_port()``, ``seed_variable(url, write_key, body)``, ``add_version(url, write_key, name, value)``,
@@ -260,10 +260,18 @@ class ServerProcess:
 
     def start(self) -> None:
         """Start the process; returns once it answers (raises ``TimeoutError`` with its log otherwise)."""
+        self.launch()
+        self.wait_ready()
+
+    def launch(self) -> None:
+        """Start the process without waiting for it (then :meth:`wait_ready`; several start side by side)."""
         assert self.process is None or self.process.poll() is not None, 'already running'
         env = {**os.environ, **self.env}
         with self.log_path.open('ab') as log:
             self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, env=env)
+
+    def wait_ready(self) -> None:
+        """Return once the launched process answers; raises ``TimeoutError`` with its log otherwise."""
         try:
             wait_until_ready(self.url, self.check_key)
         except TimeoutError as exc:

@@ -318,15 +318,16 @@ class PostgresStore:
 
         Raises :class:`~._storage.StorageUnavailable` saying why not.
         """
-        with _storage_errors(), self._pool.connection(timeout=5.0) as conn, conn.cursor() as cur:
+        follower = self._follower
+        if follower is not None and not follower.connected:  # first: it costs nothing
+            raise StorageUnavailable('not listening for the commits of other instances (reconnecting)')
+        # A short wait: probes have short timeouts of their own.
+        with _storage_errors(), self._pool.connection(timeout=2.0) as conn, conn.cursor() as cur:
             version = _schema_version(cur)
         try:
             check_version(version, MIGRATIONS)
         except Exception as exc:  # the schema moved on (a newer remotevars migrated it): not ready
             raise StorageUnavailable(str(exc)) from exc
-        follower = self._follower
-        if follower is not None and not follower.connected:
-            raise StorageUnavailable('not listening for the commits of other instances (reconnecting)')
 
     # -- reads outside the snapshot -------------------------------------------------------------------
 
