@@ -22,6 +22,11 @@ carries never fetches, so the target is 0.
 
 Targets (issue 14): p50 <= 50 ms, p99 <= 250 ms, 0 clients re-fetching, for both set-ups.
 
+Measured on the shared 2-core machine (2026-11-28, three runs; 300 clients in 6 processes, 20 writes,
+6,000 samples per set-up), from the acknowledgement: PostgreSQL p50 -13 to -8 ms, p99 23-105 ms; SQLite
+``--workers 3`` p50 0.3-0.7 ms, p99 30-31 ms; from the request (upper bound, last run) PostgreSQL p50
+42 ms / p99 102 ms, SQLite p50 33 ms / p99 78 ms. No client re-fetched, none missed a write.
+
 Run: ``.venv/bin/python benchmarks/bench_scaleout.py [--backend both|postgresql|sqlite] [--clients 300]
 [--processes 6] [--writes 20]``. The PostgreSQL set-up needs Debian's postgresql binaries (``make test``
 installs them; as root the cluster runs as the ``postgres`` user).
@@ -306,6 +311,12 @@ def _report(name: str, results: dict[str, Any]) -> None:
                 f'p99 {_percentile(values, 99):6.1f} ms (target <= 250)  max {max(values):6.1f} ms  '
                 f'mean {statistics.fmean(values):6.1f} ms'
             )
+    sent = results['from_send']
+    if sent:
+        print(
+            f'  from the request (upper bound): p50 {_percentile(sent, 50):6.1f} ms  '
+            f'p99 {_percentile(sent, 99):6.1f} ms  max {max(sent):6.1f} ms'
+        )
     print(
         f'  clients that re-fetched the configuration: {results["refetched"]} (target 0); '
         f'samples never seen within 15 s: {results["missed"]}'
