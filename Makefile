@@ -33,7 +33,8 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/mypy tests/typing_checks.py
-	$(BIN)/mypy --strict example_projects/demo.py benchmarks/bench_get.py benchmarks/bench_propagation.py benchmarks/bench_scaleout.py
+	$(BIN)/mypy --strict example_projects/demo.py benchmarks/bench_get.py benchmarks/bench_propagation.py \
+		benchmarks/bench_regex.py benchmarks/bench_scaleout.py
 	cd example_projects/django_site && ../../$(BIN)/mypy --strict manage.py support_site helpdesk
 	cd example_projects/flask_app && ../../$(BIN)/mypy --strict support_app
 

@@ -23,3 +23,27 @@ def client() -> Iterator[remotevars.Client]:
     c = remotevars.Client()
     yield c
     c.shutdown()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """In CI (``CI`` set, as ``.ci/run`` does) a skipped test fails: a real part (a browser, PostgreSQL,
+    gunicorn, a framework) that cannot run there must be fixed, not silently left out."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if not report.skipped or hasattr(report, 'wasxfail') or not os.environ.get('CI'):
+        return
+    if os.environ.get('REMOTEVARS_ALLOW_SKIPS'):
+        return
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    report.outcome = 'failed'
+    report.longrepr = f'skipped in CI, where every real part must run: {reason}'
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    """In CI a test module that skips itself at import (``importorskip``) fails too."""
+    if report.skipped and os.environ.get('CI') and not os.environ.get('REMOTEVARS_ALLOW_SKIPS'):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = 'failed'
+        report.longrepr = f'skipped in CI, where every real part must run: {reason}'

@@ -1,8 +1,8 @@
 """The HTTP API client (httpx) for the variables API: reads, writes, types and the update stream.
 
-Shared by the remote provider, the push workflows and the CLI. It owns the wire details of contract
-section 1: endpoint paths, the ``bearer`` header, the write-body encoding (§1.7, :func:`config_to_api_body`),
-and the mapping of HTTP outcomes to the exception tree (§1.4-§1.8, §1.11):
+Shared by the remote provider, the push workflows and the CLI. It owns the wire details: endpoint
+paths, the ``bearer`` header, the write-body encoding (:func:`config_to_api_body`, as the Logfire SDK
+writes it), and the mapping of HTTP outcomes to the exception tree:
 
 - reads raise :class:`ApiError` (a non-2xx status) or :class:`ApiConnectionError` (no response);
 - variable writes raise :class:`VariableAlreadyExistsError` (409 on create),
@@ -12,20 +12,30 @@ and the mapping of HTTP outcomes to the exception tree (§1.4-§1.8, §1.11):
   can fall back to one request per variable.
 
 The API key is sent only in the ``Authorization`` header: it never appears in a repr, a log line or an
-exception message (server texts are scrubbed of it too, in case a proxy echoes headers).
+exception message (server texts are scrubbed of it too, in case a proxy echoes headers). Sending it
+over plain ``http://`` to a host that is not loopback logs a warning, once per process.
+
+Responses are read as streams, with a cap: a body larger than ``max_body_bytes`` is abandoned as it
+arrives, and update-stream events are bounded by :mod:`remotevars._sse`. :meth:`ApiClient.cut` lets
+another thread end a request that overruns its deadline (httpx only bounds each read).
 
 Base URLs keep their path: ``https://h.example/prefix`` serves ``/prefix/v1/variables/``. (The
-reference SDK joins with ``urljoin(base, '/v1/...')`` and silently drops the prefix, contract §9 item 7;
-a plain origin behaves the same in both.)
+Logfire SDK joins with ``urljoin(base, '/v1/...')`` and drops the prefix; a plain origin behaves the
+same in both.)
 """
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import json
 import logging
 import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
+import socket
+import threading
+import weakref
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
@@ -45,6 +55,8 @@ from remotevars._errors import (
     VariableNotFoundError,
     VariableWriteError,
 )
+from remotevars._options import DEFAULT_MAX_CONFIG_BYTES, DEFAULT_MAX_EVENT_BYTES
+from remotevars._sse import bounded_event_source, decoded_headers
 from remotevars.config import (
     Condition,
     LabeledValue,
@@ -65,6 +77,7 @@ __all__ = [
     'resolve_api_key',
     'resolve_base_url',
     'variable_type_to_api_body',
+    'warn_if_key_in_clear',
 ]
 
 logger = logging.getLogger('remotevars.api')
@@ -84,6 +97,8 @@ TYPES_PATH: Final = '/v1/variable-types/'
 UPDATES_PATH: Final = '/v1/variable-updates/'
 
 _MAX_DETAIL: Final = 500
+#: How much of an error body is read (only its first words reach a message).
+_MAX_ERROR_BODY: Final = 64 * 2**10
 
 
 def _user_agent() -> str:
@@ -108,7 +123,7 @@ def resolve_base_url(api_key: str | None, base_url: str | None) -> str:
     """Return the API base URL (no trailing slash) for an explicit URL, ``REMOTEVARS_BASE_URL`` or a Logfire key.
 
     An explicit ``base_url`` wins, then the environment; otherwise the region in a Logfire API key
-    decides (contract §1.1): ``us``/``eu``/staging regions map to their origins, an unknown region
+    decides: ``us``/``eu``/staging regions map to their origins, an unknown region
     logs a warning and uses the US origin, and a ``pylf_`` key without a region uses the US origin.
     The path of an explicit URL is kept (a reverse-proxy prefix works).
 
@@ -150,7 +165,7 @@ def _normalise_base_url(url: str) -> str:
     return f'{parts.scheme}://{parts.netloc}{parts.path.rstrip("/")}'
 
 
-# -- write bodies (contract §1.7, §1.8) -------------------------------------------------------------
+# -- write bodies ----------------------------------------------------------------------------------
 
 
 def _label_to_api_data(target: LabeledValue | LabelRef) -> dict[str, Any]:
@@ -181,7 +196,7 @@ def _rollout_to_api_data(labels: Mapping[str, float]) -> dict[str, Any]:
 
 
 def config_to_api_body(config: VariableConfig) -> dict[str, Any]:
-    """Return the JSON body of a create/update of ``config`` (the write format, contract §1.7).
+    """Return the JSON body of a create/update of ``config`` (the write format of the Logfire SDK).
 
     Key order and presence follow the reference exactly: ``description`` always (maybe null),
     ``json_schema``/``aliases``/``example``/``template_inputs_schema`` only when not None, ``labels``
@@ -210,7 +225,7 @@ def config_to_api_body(config: VariableConfig) -> dict[str, Any]:
 
 
 def variable_type_to_api_body(variable_type: VariableTypeConfig) -> dict[str, Any]:
-    """Return the JSON body of a variable-type upsert (``source_hint`` only when set, contract §1.8)."""
+    """Return the JSON body of a variable-type upsert (``source_hint`` only when set)."""
     body: dict[str, Any] = {
         'name': variable_type.name,
         'json_schema': variable_type.json_schema,
@@ -241,7 +256,8 @@ class FetchResult:
 class ApiClient:
     """A synchronous client of the variables API; thread-safe (httpx pools connections per client).
 
-    ``timeout`` is ``(connect, read)`` in seconds for every request; ``transport`` replaces the
+    ``timeout`` is ``(connect, read)`` in seconds for every request; a response body larger than
+    ``max_body_bytes`` is abandoned (an error body is cut short instead). ``transport`` replaces the
     network (for tests that cannot run a server). Use as a context manager or call :meth:`close`.
     """
 
@@ -251,17 +267,24 @@ class ApiClient:
         api_key: str,
         *,
         timeout: tuple[float, float] = (10.0, 10.0),
+        max_body_bytes: int = DEFAULT_MAX_CONFIG_BYTES,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.base_url = _normalise_base_url(base_url)
         self._secret = api_key
         self._timeout = timeout
+        self._max_body = max_body_bytes
+        # Every socket this client opens, so that cut() can end a request blocked on one.
+        self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
+        self._sockets_lock = threading.Lock()
         self._http = httpx.Client(
             headers={'Authorization': f'bearer {api_key}', 'User-Agent': _user_agent()},
             timeout=_timeout(*timeout),
             transport=transport,
             follow_redirects=False,
+            event_hooks={'request': [self._watch_connections]},
         )
+        warn_if_key_in_clear(self.base_url)
 
     @classmethod
     def from_options(cls, options: VariablesOptions, *, transport: httpx.BaseTransport | None = None) -> ApiClient:
@@ -270,7 +293,13 @@ class ApiClient:
         Raises :class:`ConfigurationError` when there is no key or the URL is unusable.
         """
         api_key = resolve_api_key(options.api_key)
-        return cls(resolve_base_url(api_key, options.base_url), api_key, timeout=options.timeout, transport=transport)
+        return cls(
+            resolve_base_url(api_key, options.base_url),
+            api_key,
+            timeout=options.timeout,
+            max_body_bytes=options.max_config_bytes,
+            transport=transport,
+        )
 
     def __repr__(self) -> str:
         return f'ApiClient({self.base_url!r})'
@@ -287,6 +316,18 @@ class ApiClient:
         """Close the connection pool; idempotent."""
         self._http.close()
 
+    def cut(self) -> None:
+        """Shut down every connection of this client, from any thread: a request blocked on one fails at once.
+
+        For deadlines: httpx bounds each read, not a whole request. Idle pooled connections are cut
+        too (the pool replaces them). Does nothing with a custom ``transport``.
+        """
+        with self._sockets_lock:
+            sockets = list(self._sockets)
+        for sock in sockets:
+            with contextlib.suppress(OSError):  # already closed
+                sock.shutdown(socket.SHUT_RDWR)
+
     def url(self, path: str) -> str:
         """Return the absolute URL of an API ``path`` (which starts with ``/``) under the base URL."""
         return self.base_url + path
@@ -295,6 +336,73 @@ class ApiClient:
 
     def _scrub(self, text: str) -> str:
         return text.replace(self._secret, '***') if self._secret else text
+
+    def _watch_connections(self, request: httpx.Request) -> None:
+        # httpcore's documented ``trace`` extension reports each new connection with its stream.
+        request.extensions['trace'] = self._trace
+
+    def _trace(self, event: str, info: dict[str, Any]) -> None:
+        if event.endswith(('connect_tcp.complete', 'connect_unix_socket.complete', 'start_tls.complete')):
+            stream = info.get('return_value')
+            sock = stream.get_extra_info('socket') if stream is not None else None
+            if isinstance(sock, socket.socket):
+                with self._sockets_lock:
+                    self._sockets.add(sock)
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: tuple[float, float] | None = None,
+    ) -> httpx.Response:
+        """Send a request and return its response, body read (at most ``max_body_bytes``), whatever the status.
+
+        Raises :class:`ApiConnectionError` when no complete response arrives and :class:`ApiError`
+        for a success body larger than the cap.
+        """
+        send_headers = dict(headers or {})
+        if content is not None:
+            send_headers['Content-Type'] = 'application/json'
+        try:
+            with self._http.stream(
+                method,
+                self.url(path),
+                content=content,
+                headers=send_headers,
+                timeout=_timeout(*timeout) if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+            ) as response:
+                body = self._read_body(response, method, path)
+        except httpx.HTTPError as exc:
+            raise ApiConnectionError(self._scrub(f'{method} {path}: {type(exc).__name__}: {exc}')) from None
+        return _with_body(response, body)
+
+    def _read_body(self, response: httpx.Response, method: str, path: str) -> bytes:
+        # An error body only feeds a message: cut it short. A success body past the cap is abandoned
+        # before it is all read (at once when its Content-Length says so), so memory stays bounded.
+        limit = self._max_body if response.is_success else _MAX_ERROR_BODY
+        declared = response.headers.get('content-length', '')
+        if response.is_success and declared.isdigit() and int(declared) > limit:
+            raise self._too_large(response, method, path)
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > limit:
+                if not response.is_success:
+                    chunks.append(chunk[: len(chunk) - (size - limit)])
+                    break
+                raise self._too_large(response, method, path)
+            chunks.append(chunk)
+        return b''.join(chunks)
+
+    def _too_large(self, response: httpx.Response, method: str, path: str) -> ApiError:
+        return ApiError(
+            f'{method} {path} returned a body larger than the limit of {_size(self._max_body)}; abandoned',
+            status=response.status_code,
+        )
 
     def request(
         self,
@@ -305,26 +413,15 @@ class ApiClient:
         headers: Mapping[str, str] | None = None,
         timeout: tuple[float, float] | None = None,
     ) -> httpx.Response:
-        """Send a request and return a 2xx or 304 response.
+        """Send a request and return a 2xx or 304 response, its body read.
 
         Raises :class:`ApiConnectionError` when no response arrives (connection refused, timeout,
-        broken protocol) and :class:`ApiError` (with ``status``) for any other status; the message
-        names the method, the path and the server's error text.
+        broken protocol), :class:`ApiError` (with ``status``) for any other status and for a body
+        larger than ``max_body_bytes``; the message names the method, the path and the server's
+        error text.
         """
         content = None if json_body is None else json.dumps(json_body).encode()
-        send_headers = dict(headers or {})
-        if content is not None:
-            send_headers['Content-Type'] = 'application/json'
-        try:
-            response = self._http.request(
-                method,
-                self.url(path),
-                content=content,
-                headers=send_headers,
-                timeout=_timeout(*timeout) if timeout is not None else httpx.USE_CLIENT_DEFAULT,
-            )
-        except httpx.HTTPError as exc:
-            raise ApiConnectionError(self._scrub(f'{method} {path}: {type(exc).__name__}: {exc}')) from None
+        response = self._send(method, path, content=content, headers=headers, timeout=timeout)
         if response.is_success or response.status_code == 304:
             return response
         raise ApiError(
@@ -386,7 +483,7 @@ class ApiClient:
         """Return the server's variable types by name.
 
         Raises :class:`VariableWriteError` (``'Failed to list variable types: ...'``) on any failure,
-        including a malformed element (contract §1.8, which leaves that one unwrapped).
+        including a malformed element.
         """
         try:
             data = self.request_json('GET', TYPES_PATH)
@@ -455,14 +552,8 @@ class ApiClient:
         """
         body = {'upsert': [config_to_api_body(c) for c in upsert], 'delete': list(delete)}
         try:
-            response = self._http.request(
-                'POST',
-                self.url(BULK_PATH),
-                content=json.dumps(body).encode(),
-                headers={'Content-Type': 'application/json'},
-            )
-        except httpx.HTTPError as exc:
-            cause = ApiConnectionError(self._scrub(f'POST {BULK_PATH}: {type(exc).__name__}: {exc}'))
+            response = self._send('POST', BULK_PATH, content=json.dumps(body).encode())
+        except ApiError as cause:
             raise VariableWriteError(f'Failed to apply bulk write: {cause}') from cause
         if response.is_success:
             return
@@ -490,13 +581,22 @@ class ApiClient:
     # -- the update stream -------------------------------------------------------------------------
 
     @contextmanager
-    def updates_stream(self, read_timeout: float) -> Iterator[EventSource]:
+    def updates_stream(
+        self,
+        read_timeout: float,
+        *,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        on_chunk: Callable[[int], None] | None = None,
+    ) -> Iterator[EventSource]:
         """Open ``GET /v1/variable-updates/`` as server-sent events (httpx-sse).
 
         ``read_timeout`` bounds the wait for any bytes, keepalive comments included, so a half-open
-        connection is noticed. Raises :class:`ApiConnectionError` when no response arrives, when a read
-        fails or times out while the caller iterates the events, or when the body is not an event
-        stream; :class:`ApiError` for a status other than 200.
+        connection is noticed. A line or an event larger than ``max_event_bytes`` ends the stream;
+        ``on_chunk`` is called as bytes arrive (:func:`~remotevars._sse.bounded_event_source`).
+        Raises :class:`ApiConnectionError` when no response arrives, when a read fails or times out
+        while the caller iterates the events, or when the body is not an event stream;
+        :class:`~remotevars._sse.EventTooLarge` for an event past the bound; :class:`ApiError` for a
+        status other than 200.
         """
         connect = self._timeout[0]
         try:
@@ -506,16 +606,17 @@ class ApiClient:
                 self.url(UPDATES_PATH),
                 timeout=httpx.Timeout(connect=connect, read=read_timeout, write=connect, pool=connect),
             ) as source:
-                if source.response.status_code != 200:
-                    source.response.read()
+                response = source.response
+                if response.status_code != 200:
+                    body = self._read_body(response, 'GET', UPDATES_PATH)
                     raise ApiError(
                         self._scrub(
-                            f'GET {UPDATES_PATH} returned HTTP {source.response.status_code}: '
-                            f'{_error_detail(source.response)}'
+                            f'GET {UPDATES_PATH} returned HTTP {response.status_code}: '
+                            f'{_error_detail(_with_body(response, body))}'
                         ),
-                        status=source.response.status_code,
+                        status=response.status_code,
                     )
-                yield source
+                yield bounded_event_source(response, max_event_bytes, on_chunk)
         except httpx.HTTPError as exc:
             raise ApiConnectionError(self._scrub(f'GET {UPDATES_PATH}: {type(exc).__name__}: {exc}')) from None
 
@@ -527,6 +628,54 @@ def _variable_path(name: str) -> str:
 
 def _timeout(connect: float, read: float) -> httpx.Timeout:
     return httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
+
+
+def _with_body(response: httpx.Response, body: bytes) -> httpx.Response:
+    """Return a closed copy of a streamed ``response`` holding its (decoded) ``body``."""
+    headers = decoded_headers(response)
+    extensions: dict[str, Any] = {
+        key: value for key, value in response.extensions.items() if key in ('http_version', 'reason_phrase')
+    }
+    return httpx.Response(
+        response.status_code, headers=headers, content=body, request=response.request, extensions=extensions
+    )
+
+
+def _size(count: int) -> str:
+    return f'{count / 2**20:g} MiB' if count % 2**20 == 0 else f'{count} bytes'
+
+
+def _is_loopback(host: str) -> bool:
+    host = host.lower().rstrip('.')
+    if host == 'localhost' or host.endswith('.localhost'):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
+
+
+_key_in_clear_warned = threading.Event()
+_key_in_clear_lock = threading.Lock()
+
+
+def warn_if_key_in_clear(base_url: str) -> None:
+    """Log a warning, once per process, when ``base_url`` is plain ``http://`` to a host that is not loopback."""
+    parts = urlsplit(base_url)
+    if parts.scheme != 'http' or _is_loopback(parts.hostname or '') or _key_in_clear_warned.is_set():
+        return
+    with _key_in_clear_lock:
+        if _key_in_clear_warned.is_set():
+            return
+        _key_in_clear_warned.set()
+    logger.warning(
+        'The remotevars API key is sent over plain http:// to %s, which is not a loopback address: anyone '
+        'on the network path can read it. Use an https:// base URL.',
+        parts.hostname,
+    )
 
 
 def _error_detail(response: httpx.Response) -> str:

@@ -191,7 +191,13 @@ def _push(run: Invocation) -> Outcome:
     options = run.options
     with run.api() as api:
         return push.run_push(
-            variables, api, run.console(), dry_run=options['dry_run'], yes=options['yes'], strict=options['strict']
+            variables,
+            api,
+            run.console(),
+            dry_run=options['dry_run'],
+            yes=options['yes'],
+            strict=options['strict'],
+            allow_destructive=options['allow_destructive'],
         )
 
 
@@ -217,6 +223,7 @@ def _push_types(run: Invocation) -> Outcome:
             yes=options['yes'],
             strict=options['strict'],
             variables=variables,
+            allow_destructive=options['allow_destructive'],
         )
 
 
@@ -256,6 +263,10 @@ def _push_config(run: Invocation) -> Outcome:
     options = run.options
     path = options.get('input_path')
     config = read_config(path)
+    strict = bool(options.get('strict'))
+    # --strict checks the file against the code's types, so it needs the variables (as push does);
+    # --module alone is still imported, so a module that does not import is the same usage error everywhere.
+    variables = run.variables(required=strict) if strict or options.get('modules') else []
     # A config read from stdin leaves no terminal to answer a prompt on.
     interactive = path not in (None, '-')
     with run.api() as api:
@@ -266,6 +277,9 @@ def _push_config(run: Invocation) -> Outcome:
             mode='replace' if options.get('mode') == 'replace' else 'merge',
             dry_run=options['dry_run'],
             yes=options['yes'],
+            strict=strict,
+            variables=variables,
+            allow_destructive=options['allow_destructive'],
         )
 
 
@@ -314,6 +328,14 @@ _SERVER: Final = (
 _PLAN: Final = (
     Option(('--dry-run',), 'dry_run', 'flag', 'Show the plan, change nothing.', False),
     Option(('--yes', '-y'), 'yes', 'flag', 'Apply without asking for confirmation.', False),
+    Option(
+        ('--allow-destructive',),
+        'allow_destructive',
+        'flag',
+        'With --yes, also apply destructive changes (a served label removed, more traffic to the code default, '
+        'a served variable deleted).',
+        False,
+    ),
     Option(('--no-input',), 'no_input', 'flag', 'Never prompt; refuse a plan that needs confirmation.', False),
 )
 _OUTPUT: Final = Option(
@@ -400,6 +422,15 @@ COMMANDS: Final[tuple[WorkflowCommand, ...]] = (
                 choices=('merge', 'replace'),
             ),
             *_PLAN,
+            Option(
+                ('--strict',),
+                'strict',
+                'switch',
+                "Check every label's value and the latest version against the types of the variables declared in "
+                'code, and refuse when one does not fit (default: off).',
+                False,
+            ),
+            _MODULE,
             *_SERVER,
         ),
         _push_config,

@@ -2,10 +2,14 @@
 
 Pure: a function of two ``VariableConfig`` objects (either may be None: created or deleted). Push plans,
 the admin commands and the server's console all describe a change with it, so a change reads the same
-wherever it is made. A change is *destructive* when it takes traffic away from what was served: it
-removes a label that the rollout or an override serves, or it sends a larger share of the traffic to
-the code default (a rollout remainder that grows, a served label now leading to the code default, a
-variable that served values deleted).
+wherever it is made. ``after`` is either a stored state (history: its version numbers are the server's) or,
+with ``written=True``, a write body about to be sent (a push plan: a value the server does not hold under
+that number yet becomes a new version, which the server numbers).
+
+A change is *destructive* when it takes traffic away from what was served: it removes a label that
+the rollout or an override serves, or it sends a larger share of the traffic to the code default (a
+rollout remainder that grows, a served label now leading to the code default, a variable that served
+values deleted).
 """
 
 from __future__ import annotations
@@ -13,13 +17,14 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from remotevars._resolve import follow_target
+from remotevars.config import LabeledValue, LatestVersion
 
 if TYPE_CHECKING:
-    from remotevars.config import LabeledValue, LabelRef, RolloutOverride, VariableConfig
+    from remotevars.config import LabelRef, RolloutOverride, VariableConfig
 
 __all__ = [
     'LabelDiff',
@@ -30,10 +35,13 @@ __all__ = [
     'override_text',
     'rollout_text',
     'target_text',
+    'value_preview',
 ]
 
 #: Shares closer than this are the same (weights are floats that users type with a few decimals).
 _EPSILON = 1e-9
+#: Characters of a new value shown in a label line (a prompt can be pages long).
+_PREVIEW = 40
 
 
 def target_text(target: LabeledValue | LabelRef) -> str:
@@ -129,6 +137,11 @@ class VariableDiff:
     schema_changed: bool = False
     description: tuple[str | None, str | None] | None = None
     destructive: tuple[str, ...] = ()
+    #: The other fields a write can change: the template inputs schema, the example, aliases, the type name.
+    inputs_schema_changed: bool = False
+    example: tuple[str | None, str | None] | None = None
+    aliases: tuple[tuple[str, ...], tuple[str, ...]] | None = None
+    type_name: tuple[str | None, str | None] | None = None
 
     @property
     def has_changes(self) -> bool:
@@ -140,6 +153,10 @@ class VariableDiff:
             or self.overrides_removed
             or self.schema_changed
             or self.description
+            or self.inputs_schema_changed
+            or self.example
+            or self.aliases
+            or self.type_name
         )
 
     @property
@@ -152,6 +169,67 @@ def _label_targets(variable: VariableConfig | None) -> dict[str, str]:
     if variable is None:
         return {}
     return {label: target_text(target) for label, target in variable.labels.items()}
+
+
+def _stored_versions(variable: VariableConfig | None) -> set[tuple[int, str]]:
+    """Return the (version, value) pairs ``variable`` is known to hold: its labels' and its latest version."""
+    if variable is None:
+        return set()
+    known = {(t.version, t.serialized_value) for t in variable.labels.values() if isinstance(t, LabeledValue)}
+    if variable.latest_version is not None:
+        known.add((variable.latest_version.version, variable.latest_version.serialized_value))
+    return known
+
+
+def value_preview(serialized: str) -> str:
+    """Return a JSON text cut to a line's worth (an ellipsis marks the cut)."""
+    return serialized if len(serialized) <= _PREVIEW else serialized[: _PREVIEW - 1] + '…'
+
+
+def _written_targets(before: VariableConfig | None, body: VariableConfig) -> tuple[dict[str, str], bool]:
+    """Return the words for a write body's labels, and whether the write creates a version.
+
+    A label keeps its version only when ``before`` holds that exact value under that number; any other
+    value becomes a new version (``new version "..."``).
+    """
+    known = _stored_versions(before)
+    texts: dict[str, str] = {}
+    creates = False
+    for label, target in body.labels.items():
+        if isinstance(target, LabeledValue) and (target.version, target.serialized_value) not in known:
+            texts[label] = f'new version {value_preview(target.serialized_value)}'
+            creates = True
+        else:
+            texts[label] = target_text(target)
+    return texts, creates
+
+
+def _as_stored(before: VariableConfig | None, body: VariableConfig) -> VariableConfig:
+    """Return ``body`` with the latest version it will have: a new one if it creates a version, else ``before``'s.
+
+    Only whether there is a latest version matters here (a ``latest`` ref with none gets the code default).
+    """
+    _, creates = _written_targets(before, body)
+    if creates:
+        value = next(t.serialized_value for t in body.labels.values() if isinstance(t, LabeledValue))
+        number = (before.latest_version.version + 1) if before is not None and before.latest_version else 1
+        latest: LatestVersion | None = LatestVersion(version=number, serialized_value=value)
+    else:
+        latest = before.latest_version if before is not None else None
+    return body.model_copy(update={'latest_version': latest})
+
+
+def _pair(before: Any, after: Any) -> tuple[Any, Any] | None:
+    return None if before == after else (before, after)
+
+
+def _canonical_value(serialized: str | None) -> Any:
+    if serialized is None:
+        return None
+    try:
+        return json.loads(serialized)
+    except ValueError:
+        return serialized
 
 
 def _override_texts(overrides: Sequence[RolloutOverride]) -> list[str]:
@@ -206,9 +284,13 @@ def _destructive_reasons(before: VariableConfig | None, after: VariableConfig | 
     return tuple(reasons)
 
 
-def diff_variable(before: VariableConfig | None, after: VariableConfig | None) -> VariableDiff:
+def diff_variable(
+    before: VariableConfig | None, after: VariableConfig | None, *, written: bool = False
+) -> VariableDiff:
     """Return the field-level difference from ``before`` to ``after`` (None: the variable does not exist).
 
+    ``written``: ``after`` is a write body rather than a stored state, so its label versions are a
+    request (see the module docstring) and its latest version is the one the write will leave.
     Raises ValueError when both are None.
     """
     if before is None and after is None:
@@ -217,7 +299,12 @@ def diff_variable(before: VariableConfig | None, after: VariableConfig | None) -
     kind: Literal['create', 'update', 'delete'] = (
         'create' if before is None else 'delete' if after is None else 'update'
     )
-    old_labels, new_labels = _label_targets(before), _label_targets(after)
+    old_labels = _label_targets(before)
+    if written and after is not None:
+        new_labels, _ = _written_targets(before, after)
+        after = _as_stored(before, after)
+    else:
+        new_labels = _label_targets(after)
     labels = tuple(
         LabelDiff(label, old_labels.get(label), new_labels.get(label))
         for label in [*old_labels, *(label for label in new_labels if label not in old_labels)]
@@ -231,9 +318,10 @@ def diff_variable(before: VariableConfig | None, after: VariableConfig | None) -
     new_overrides = _override_texts(after.overrides) if after is not None else []
     old_schema = json.dumps(before.json_schema, sort_keys=True) if before is not None else 'null'
     new_schema = json.dumps(after.json_schema, sort_keys=True) if after is not None else 'null'
-    old_description = before.description if before is not None else None
-    new_description = after.description if after is not None else None
-    return VariableDiff(
+    # None and '' are the same description.
+    old_description = (before.description or None) if before is not None else None
+    new_description = (after.description or None) if after is not None else None
+    diff = VariableDiff(
         name=name,
         kind=kind,
         labels=labels,
@@ -241,6 +329,24 @@ def diff_variable(before: VariableConfig | None, after: VariableConfig | None) -
         overrides_added=_multiset_difference(new_overrides, old_overrides),
         overrides_removed=_multiset_difference(old_overrides, new_overrides),
         schema_changed=kind == 'update' and old_schema != new_schema,
-        description=None if old_description == new_description else (old_description, new_description),
+        description=_pair(old_description, new_description),
         destructive=_destructive_reasons(before, after),
     )
+    if before is None or after is None:
+        return diff
+    return replace(
+        diff,
+        inputs_schema_changed=json.dumps(before.template_inputs_schema, sort_keys=True)
+        != json.dumps(after.template_inputs_schema, sort_keys=True),
+        example=_example_change(before, after),
+        # No aliases and an empty list are the same.
+        aliases=_pair(tuple(before.aliases or ()), tuple(after.aliases or ())),
+        type_name=_pair(before.type_name, after.type_name),
+    )
+
+
+def _example_change(before: VariableConfig, after: VariableConfig) -> tuple[str | None, str | None] | None:
+    # Examples are JSON texts: the same document formatted differently is no change.
+    if _canonical_value(before.example) == _canonical_value(after.example):
+        return None
+    return (before.example, after.example)

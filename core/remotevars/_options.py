@@ -17,10 +17,19 @@ if TYPE_CHECKING:
     from remotevars._template import TemplateMismatchPolicy
     from remotevars.config import VariablesConfig
 
-__all__ = ['MIN_POLLING_INTERVAL', 'LocalVariablesOptions', 'VariablesOptions']
+__all__ = [
+    'DEFAULT_MAX_CONFIG_BYTES',
+    'DEFAULT_MAX_EVENT_BYTES',
+    'MIN_POLLING_INTERVAL',
+    'LocalVariablesOptions',
+    'VariablesOptions',
+]
 
 #: Polling is only the fallback for the SSE stream; faster polling just loads the server.
 MIN_POLLING_INTERVAL = 10.0
+#: The default caps on a config body and on a line or an event of the update stream.
+DEFAULT_MAX_CONFIG_BYTES = 64 * 2**20
+DEFAULT_MAX_EVENT_BYTES = 2**20
 
 
 @dataclass
@@ -31,10 +40,14 @@ class VariablesOptions:
     Logfire key and no base URL, the Logfire region of the key decides the URL (a path in ``base_url``
     is kept, unlike the reference SDK). The key is never shown in reprs or logs.
 
-    ``timeout`` is ``(connect, read)`` for API requests. ``sse_read_timeout`` bounds the silence on the
-    update stream: the server sends keepalives well within it, so a stream that stays silent longer is
-    taken as dead and reopened (the reference waits forever). ``cache_file`` keeps the last good config
-    on disk, served (reason ``cached``) when the server cannot be reached at start-up.
+    ``timeout`` is ``(connect, read)`` for API requests, and ``fetch_deadline`` bounds a whole config
+    fetch (a server dripping its answer is cut off). ``sse_read_timeout`` bounds the silence on the
+    update stream until the server's keepalive period is known (announced in a response header or
+    learned from the keepalives); the bound then follows the period (3 periods plus 2 s, at least
+    5 s, at most ``sse_read_timeout``), and a stream that stays silent longer is reopened.
+    ``max_config_bytes`` caps a config body and ``max_event_bytes`` a line or an event of the update
+    stream: past them the answer is abandoned and the last good config stays. ``cache_file`` keeps the
+    last good config on disk, served (reason ``cached``) while no config could be fetched.
     """
 
     api_key: str | None = field(default=None, repr=False)
@@ -48,6 +61,9 @@ class VariablesOptions:
     sse_read_timeout: float = 60.0
     #: What a template read does when its template uses undeclared fields: ignore, warn or error.
     template_mismatch_policy: TemplateMismatchPolicy = 'warn'
+    fetch_deadline: float = 30.0
+    max_config_bytes: int = DEFAULT_MAX_CONFIG_BYTES
+    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
     #: Test-only escape hatch: allows a polling interval below MIN_POLLING_INTERVAL (not public API).
     _allow_fast_polling: bool = field(default=False, repr=False)
 
@@ -64,8 +80,10 @@ class VariablesOptions:
             raise ConfigurationError(
                 f'timeout must be a (connect, read) pair of positive seconds, got {self.timeout!r}'
             )
-        if not self.sse_read_timeout > 0:
-            raise ConfigurationError(f'sse_read_timeout must be positive, got {self.sse_read_timeout}')
+        for name in ('sse_read_timeout', 'fetch_deadline', 'max_config_bytes', 'max_event_bytes'):
+            value = getattr(self, name)
+            if not value > 0:
+                raise ConfigurationError(f'{name} must be positive, got {value}')
 
     @property
     def polling_seconds(self) -> float:

@@ -22,10 +22,11 @@ class Outcome:
     """How a workflow ended; ``ok`` is what the public push functions return.
 
     ``status``: ``applied``, ``dry_run``, ``no_changes``, ``done`` (clean); ``refused`` (strict checks,
-    no terminal, unserialisable defaults), ``aborted`` (the answer was not yes), ``failed`` (the server
-    rejected the write), ``invalid`` (validation found values that do not fit); ``empty`` (nothing
-    given), ``usage`` (a bad option or module) and ``error`` (no connection, a key the server refuses,
-    misconfiguration). ``reason`` is a one-line explanation for the non-clean ones.
+    no terminal, unserialisable defaults, a destructive change without ``allow_destructive``),
+    ``aborted`` (the answer was not yes), ``failed`` (the server rejected the write), ``invalid``
+    (validation found values that do not fit); ``empty`` (nothing given), ``usage`` (a bad option or
+    module) and ``error`` (no connection, a key the server refuses, misconfiguration). ``reason`` is a
+    one-line explanation for the non-clean ones.
     """
 
     status: OutcomeStatus

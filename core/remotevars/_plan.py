@@ -14,6 +14,9 @@ Deliberate differences from the reference (contract §9):
 - type schemas are compared canonically and a server-side type description is kept (item 29);
 - push-config compares configs canonically and keeps the server's label versions for unchanged label
   values, so re-pushing a pulled config is a no-op and creates no versions (item 31).
+
+Every plan also carries a field-level :class:`~remotevars._diff.VariableDiff` per variable it writes or
+deletes, which says what the write removes and whether it is destructive.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import TypeAdapter, ValidationError
 
+from remotevars._diff import VariableDiff, diff_variable
 from remotevars._errors import VariableSerializationError
 from remotevars._reference_checks import reference_problems, template_issues
 from remotevars.config import LabeledValue, LabelRef, Rollout, VariableConfig, VariablesConfig, VariableTypeConfig
@@ -34,6 +38,8 @@ if TYPE_CHECKING:
     from remotevars._variable import Variable
 
 __all__ = [
+    'ConfigCheck',
+    'ConfigIncompatibility',
     'ConfigPlan',
     'DescriptionDifference',
     'LabelIncompatibility',
@@ -46,6 +52,7 @@ __all__ = [
     'TypesPlan',
     'ValidationReport',
     'canonical_json',
+    'check_config_values',
     'config_key',
     'default_type_name',
     'normalize_types',
@@ -164,6 +171,8 @@ class PushPlan:
     reference_cycles: tuple[str, ...] = ()
     #: ``{{fields}}`` of template variables that their inputs schemas do not declare.
     template_field_issues: tuple[TemplateFieldIssue, ...] = ()
+    #: What each create and update changes, field by field (a push changes metadata only: never destructive).
+    diffs: tuple[VariableDiff, ...] = ()
 
     @property
     def has_reference_warnings(self) -> bool:
@@ -264,6 +273,11 @@ def plan_push(variables: Sequence[Variable[Any]], server: VariablesConfig) -> Pu
         )
     server_only = tuple(name for name in server.variables if name not in matched)
     problems, cycles = reference_problems(variables, server)
+    diffs = tuple(
+        diff_variable(server.variables.get(entry.server_name or entry.name), entry.body)
+        for entry in entries
+        if entry.body is not None
+    )
     return PushPlan(
         tuple(entries),
         server_only,
@@ -272,6 +286,7 @@ def plan_push(variables: Sequence[Variable[Any]], server: VariablesConfig) -> Pu
         tuple(problems),
         tuple(cycles),
         tuple(template_issues(variables, server)),
+        diffs,
     )
 
 
@@ -487,17 +502,26 @@ def type_label_incompatibilities(
 
 @dataclass(frozen=True, slots=True)
 class ConfigPlan:
-    """The plan of ``variables_push_config``: full configs to create / update, names to delete."""
+    """The plan of ``variables_push_config``: full configs to create / update, names to delete.
+
+    ``diffs``: what each create, update and delete changes, field by field, in that order.
+    """
 
     creates: tuple[VariableConfig, ...]
     updates: tuple[VariableConfig, ...]
     deletes: tuple[str, ...]
     unchanged: tuple[str, ...]
+    diffs: tuple[VariableDiff, ...] = ()
 
     @property
     def has_changes(self) -> bool:
         """Whether anything would be written or deleted."""
         return bool(self.creates or self.updates or self.deletes)
+
+    @property
+    def destructive(self) -> tuple[VariableDiff, ...]:
+        """The diffs that take traffic away from what is served."""
+        return tuple(d for d in self.diffs if d.is_destructive)
 
 
 def config_key(config: VariableConfig) -> str:
@@ -558,4 +582,53 @@ def plan_push_config(config: VariablesConfig, server: VariablesConfig, mode: Syn
         else:
             unchanged.append(name)
     deletes = [name for name in server.variables if name not in config.variables] if mode == 'replace' else []
-    return ConfigPlan(tuple(creates), tuple(updates), tuple(deletes), tuple(unchanged))
+    # type_name is not part of the write format: the server keeps its own, so the diff does too.
+    diffs = [diff_variable(None, c.model_copy(update={'type_name': None}), written=True) for c in creates]
+    diffs += [
+        diff_variable(
+            server.variables[c.name],
+            c.model_copy(update={'type_name': server.variables[c.name].type_name}),
+            written=True,
+        )
+        for c in updates
+    ]
+    diffs += [diff_variable(server.variables[name], None) for name in deletes]
+    return ConfigPlan(tuple(creates), tuple(updates), tuple(deletes), tuple(unchanged), tuple(diffs))
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigIncompatibility:
+    """A value of a config file (under ``label``; ``'latest'`` for the latest version) that the code's type rejects."""
+
+    variable_name: str
+    label: str
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigCheck:
+    """What ``push-config --strict`` found: the file's values that the code's types reject (``errors``), and
+    the file's variables that no local variable declares (``unchecked``: nothing to check them with)."""
+
+    errors: tuple[ConfigIncompatibility, ...]
+    unchecked: tuple[str, ...]
+
+
+def check_config_values(config: VariablesConfig, variables: Sequence[Variable[Any]]) -> ConfigCheck:
+    """Return every labelled value and latest version of ``config`` that the local ``variables`` reject.
+
+    A file variable is checked with the local variable of its name or one of its aliases; refs are skipped.
+    """
+    errors: list[ConfigIncompatibility] = []
+    checked: set[str] = set()
+    for variable in variables:
+        found = config.get_variable_config(variable.name)
+        if found is None or found.name in checked:
+            continue
+        checked.add(found.name)
+        errors.extend(
+            ConfigIncompatibility(found.name, issue.label, issue.error)
+            for issue in _incompatibilities(variable.type_adapter, found)
+        )
+    unchecked = tuple(name for name in config.variables if name not in checked)
+    return ConfigCheck(tuple(errors), unchecked)

@@ -8,14 +8,22 @@ formats live in one place.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from remotevars._diff import VariableDiff
-    from remotevars._plan import ConfigPlan, DescriptionDifference, PushEntry, PushPlan, TypesPlan, ValidationReport
+    from remotevars._plan import (
+        ConfigCheck,
+        ConfigPlan,
+        DescriptionDifference,
+        PushEntry,
+        PushPlan,
+        TypesPlan,
+        ValidationReport,
+    )
 
 __all__ = [
     'ABORTED',
@@ -23,11 +31,16 @@ __all__ = [
     'DRY_RUN',
     'PROMPT',
     'Palette',
+    'ReferenceGate',
+    'destructive_count',
+    'destructive_warning',
+    'error_summary',
     'format_validation_report',
     'message',
     'palette',
-    'ReferenceGate',
     'reference_gate',
+    'render_changes',
+    'render_config_check',
     'render_config_plan',
     'render_push_plan',
     'render_types_plan',
@@ -40,6 +53,8 @@ APPLYING: Final = '\nApplying changes...'
 DRY_RUN: Final = 'Dry run mode - no changes applied.'
 #: Lines of an error text shown under a validation error in a report.
 _REPORT_ERROR_LINES: Final = 5
+#: pydantic ends each error with a line of this (a link to its docs), dropped from one-line summaries.
+_DOCS_LINK: Final = 'For further information visit'
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,7 +260,7 @@ def render_variable_diff(diff: VariableDiff, *, colors: bool, indent: str = '   
     Labels added, moved or removed, rollout weights before -> after, overrides added or removed, a
     changed schema or description, then each destructive effect on a line of its own, in red.
     """
-    from remotevars._diff import rollout_text
+    from remotevars._diff import rollout_text, value_preview
 
     p = palette(colors)
     lines: list[str] = []
@@ -266,8 +281,81 @@ def render_variable_diff(diff: VariableDiff, *, colors: bool, indent: str = '   
     if diff.description is not None:
         before_text, after_text = diff.description
         lines.append(f'{indent}{p.yellow}~ description: {before_text!r} -> {after_text!r}{p.reset}')
+    if diff.inputs_schema_changed:
+        lines.append(f'{indent}{p.yellow}~ template inputs schema changed{p.reset}')
+    if diff.example is not None:
+        before_example, after_example = (value_preview(e) if e is not None else None for e in diff.example)
+        lines.append(f'{indent}{p.yellow}~ example: {before_example} -> {after_example}{p.reset}')
+    if diff.aliases is not None:
+        before_aliases, after_aliases = diff.aliases
+        lines.append(f'{indent}{p.yellow}~ aliases: {list(before_aliases)} -> {list(after_aliases)}{p.reset}')
+    if diff.type_name is not None:
+        before_type, after_type = diff.type_name
+        lines.append(f'{indent}{p.yellow}~ type_name: {before_type!r} -> {after_type!r}{p.reset}')
     lines.extend(f'{indent}{p.bold}{p.red}DESTRUCTIVE: {reason}{p.reset}' for reason in diff.destructive)
     return lines
+
+
+def render_changes(diffs: Sequence[VariableDiff], *, colors: bool) -> str:
+    """Return the field-level section printed under a plan (empty when no diff has a line to show).
+
+    Each variable with something to show gets ``+ name`` (created), ``~ name`` (updated) or ``- name``
+    (deleted) and its :func:`render_variable_diff` lines; the reference's plan lines above stay as they are.
+    """
+    p = palette(colors)
+    lines: list[str] = []
+    for diff in diffs:
+        # A created variable's description is already in the plan's CREATE block.
+        shown = replace(diff, description=None) if diff.kind == 'create' else diff
+        body = render_variable_diff(shown, colors=colors)
+        if not body:
+            continue
+        symbol, color = {'create': ('+', p.green), 'update': ('~', p.yellow), 'delete': ('-', p.red)}[diff.kind]
+        lines.append(f'  {color}{symbol} {diff.name}{p.reset}')
+        lines.extend(body)
+    if not lines:
+        return ''
+    return '\n'.join([f'\n{p.bold}=== Field-level changes ==={p.reset}', *lines])
+
+
+def destructive_count(effects: Sequence[str]) -> str:
+    """Return ``N destructive change(s)``."""
+    return f'{len(effects)} destructive change{"" if len(effects) == 1 else "s"}'
+
+
+def destructive_warning(effects: Sequence[str]) -> str:
+    """Return what a confirmation prompt says first about a destructive plan: one effect a line."""
+    lines = [f'This plan has {destructive_count(effects)}, which take traffic away from what is served:']
+    lines.extend(f'  {effect}' for effect in effects)
+    return '\n'.join(lines)
+
+
+def error_summary(error: str) -> str:
+    """Return a (pydantic) error text on one line, without its documentation links."""
+    lines = [line.strip() for line in error.splitlines() if line.strip() and _DOCS_LINK not in line]
+    return ': '.join([lines[0], '; '.join(lines[1:])]) if len(lines) > 1 else ''.join(lines)
+
+
+def render_config_check(check: ConfigCheck, *, colors: bool) -> str:
+    """Return what ``push-config --strict`` found: each value the code's types reject; empty when all fit.
+
+    File variables that no local variable declares are named in a note (nothing checks them).
+    """
+    p = palette(colors)
+    lines: list[str] = []
+    if check.errors:
+        lines.append(f'\n{p.red}=== Values that do not fit the types in code ==={p.reset}')
+        for issue in check.errors:
+            lines.append(f'  {p.red}✗ {issue.variable_name} (label: {issue.label}){p.reset}')
+            text = issue.error.splitlines()
+            lines.extend(f'      {line}' for line in text[:_REPORT_ERROR_LINES])
+            if len(text) > _REPORT_ERROR_LINES:
+                lines.append(f'      ... ({len(text) - _REPORT_ERROR_LINES} more lines)')
+    if check.unchecked:
+        lines.append(
+            message(f'Note: not declared in code, so not checked: {", ".join(check.unchecked)}', 'yellow', colors)
+        )
+    return '\n'.join(lines)
 
 
 def render_types_plan(plan: TypesPlan, *, colors: bool) -> str:

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from remotevars._client import Client
     from remotevars._template import TemplateMismatchPolicy
 
-__all__ = ['TemplateVariable', 'warn_on_composed_templates']
+__all__ = ['TemplateVariable', 'read_rendered', 'warn_on_composed_templates']
 
 T = TypeVar('T')
 InputsT = TypeVar('InputsT')
@@ -91,28 +91,7 @@ class TemplateVariable(Variable[T], Generic[T, InputsT]):
         """Resolve, compose, render with ``inputs`` and validate. Never raises, except
         :class:`~remotevars.TemplateInputsMismatchError` under the ``'error'`` policy.
         """
-        render = self._renderer(inputs)
-        try:
-            found, override = active_override(self.name)
-            if found:
-                return self._from_override(override, targeting_key, attributes, render)
-            snapshot = self._current_snapshot()
-            compiled = snapshot.lookup(self.name)
-            if compiled is None and snapshot.state == 'missing_config':
-                client = self._client
-                snapshot = client._wait_for_first_config(snapshot)
-                compiled = snapshot.lookup(self.name)
-            read = self._read(snapshot, targeting_key, attributes, render)
-            if compiled is None:
-                return read.code_default(MISSING_REASON[snapshot.state])
-            serialized, selected, version = resolve_value(compiled, read.targeting_key, read.attributes, label=label)
-            if serialized is None:
-                return read.code_default('code_default')
-            return read.value(serialized, selected, version, 'cached' if snapshot.state == 'cached' else 'resolved')
-        except TemplateInputsMismatchError:
-            raise
-        except Exception as exc:  # reads never raise
-            return self._failed(exc, targeting_key, attributes)
+        return read_rendered(self, self._renderer(inputs), targeting_key, attributes, label)
 
     def render(self, inputs: InputsT, targeting_key: Any = None, attributes: Mapping[str, Any] | None = None) -> T:
         """Return ``get(inputs, ...).value``: the rendered value (for templates and views)."""
@@ -168,6 +147,41 @@ class TemplateVariable(Variable[T], Generic[T, InputsT]):
         if policy == 'error':
             raise TemplateInputsMismatchError(message)
         emit_warning(message)
+
+
+def read_rendered(
+    variable: Variable[T],
+    render: RenderFunction,
+    targeting_key: Any = None,
+    attributes: Mapping[str, Any] | None = None,
+    label: str | None = None,
+) -> ResolvedVariable[T]:
+    """Return what a read of ``variable`` serves when each value is rendered with ``render``.
+
+    The pipeline of :meth:`TemplateVariable.get`: override or config value (or code default), composed,
+    rendered (JSON text in, JSON text out), validated, with the usual fallbacks. Never raises, except
+    :class:`~remotevars.TemplateInputsMismatchError` from ``render``.
+    """
+    try:
+        found, override = active_override(variable.name)
+        if found:
+            return variable._from_override(override, targeting_key, attributes, render)
+        snapshot = variable._current_snapshot()
+        compiled = snapshot.lookup(variable.name)
+        if compiled is None and snapshot.state == 'missing_config':
+            snapshot = variable.client._wait_for_first_config(snapshot)
+            compiled = snapshot.lookup(variable.name)
+        read = variable._read(snapshot, targeting_key, attributes, render)
+        if compiled is None:
+            return read.code_default(MISSING_REASON[snapshot.state])
+        serialized, selected, version = resolve_value(compiled, read.targeting_key, read.attributes, label=label)
+        if serialized is None:
+            return read.code_default('code_default')
+        return read.value(serialized, selected, version, 'cached' if snapshot.state == 'cached' else 'resolved')
+    except TemplateInputsMismatchError:
+        raise
+    except Exception as exc:  # reads never raise
+        return variable._failed(exc, targeting_key, attributes)
 
 
 def _static_references(variable: Variable[Any]) -> set[str]:

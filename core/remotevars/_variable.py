@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -46,6 +47,8 @@ ResolveFunction = Callable[[Any, Mapping[str, Any]], T]
 _OVERRIDES: Final[ContextVar[Mapping[str, Any] | None]] = ContextVar('remotevars_overrides', default=None)
 
 _DECODE_CACHE_LIMIT: Final = 512
+#: Seconds between two log records of the same read failure of one variable.
+_FAILURE_LOG_EVERY: Final = 60.0
 _MISSING_REASON: Final = MISSING_REASON
 _EMPTY: Final[Mapping[str, Any]] = {}
 #: Cached in place of a label's result when its value composes other variables: such reads take
@@ -141,6 +144,8 @@ class Variable(Generic[T]):
         self._decoded: dict[str, tuple[bool, Any]] = {}
         #: (snapshot serial, result) of a read that depends on nothing but the snapshot.
         self._fixed: tuple[object, ResolvedVariable[T]] | None = None
+        #: The last read failure logged, and when (monotonic seconds).
+        self._failure_logged: tuple[str, float] | None = None
 
     def _prepare_static_default(self, default: Any) -> None:
         try:
@@ -393,7 +398,13 @@ class Variable(Generic[T]):
         return result
 
     def _failed(self, exc: Exception, targeting_key: Any, attributes: Mapping[str, Any] | None) -> ResolvedVariable[T]:
-        logger.error('Variable %r could not be resolved; serving the code default', self.name, exc_info=exc)
+        # The same failure on every read (a regex search that times out on some input, say) is logged with
+        # its traceback once a minute, not once per read: a log flood would slow every thread down.
+        key, now = f'{type(exc).__name__}: {exc}', time.monotonic()
+        logged = self._failure_logged
+        if logged is None or logged[0] != key or now - logged[1] >= _FAILURE_LOG_EVERY:
+            self._failure_logged = (key, now)
+            logger.error('Variable %r could not be resolved; serving the code default', self.name, exc_info=exc)
         if self._default_function is not None:
             try:
                 value: Any = self._default_function(
@@ -458,10 +469,12 @@ class Variable(Generic[T]):
         self._client.refresh(force=force)
 
     async def refresh(self, force: bool = False) -> None:
-        """Like :meth:`refresh_sync`, without blocking the event loop."""
-        import asyncio  # only here: an app that never awaits a refresh does not pay for importing asyncio
+        """Like :meth:`refresh_sync`, without blocking the event loop (asyncio or trio)."""
+        from functools import partial
 
-        await asyncio.to_thread(self._client.refresh, force=force)
+        from anyio import to_thread  # only here: an app that never awaits a refresh does not import it
+
+        await to_thread.run_sync(partial(self._client.refresh, force=force))
 
     def template_inputs_schema(self) -> dict[str, Any] | None:
         """Return the JSON schema of the template inputs (None: not a template variable)."""

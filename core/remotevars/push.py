@@ -16,6 +16,11 @@ The ``run_*`` functions return an :class:`Outcome` for every ending, so the comm
 (:mod:`remotevars._commands`) decide exit codes in one place. A :class:`Console` says how the user is
 addressed: the Python functions print their errors with the plan and name keyword arguments
 (``strict=False``), the commands name their flags (``--no-strict``) and leave errors to one line on stderr.
+
+Every plan is followed by its field-level changes (:func:`remotevars._render.render_changes`). A
+destructive change (one that takes traffic away from what is served, see :mod:`remotevars._diff`) is
+never applied by ``yes`` alone: it also needs ``allow_destructive`` (``--allow-destructive``), and a
+confirmation prompt first says in words what is destructive.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from pydantic import ValidationError
 
 from remotevars import _render
 from remotevars._api import ApiClient, config_to_api_body, resolve_base_url
+from remotevars._diff import VariableDiff, diff_variable
 from remotevars._errors import (
     ApiConnectionError,
     ApiError,
@@ -43,11 +49,13 @@ from remotevars._errors import (
 from remotevars._options import VariablesOptions
 from remotevars._outcome import Outcome
 from remotevars._plan import (
+    ConfigCheck,
     ConfigPlan,
     PushPlan,
     SyncMode,
     TypesPlan,
     ValidationReport,
+    check_config_values,
     normalize_types,
     plan_push,
     plan_push_config,
@@ -69,6 +77,7 @@ __all__ = [
     'PYTHON_WORDING',
     'Wording',
     'connect',
+    'destructive_effects',
     'load_config',
     'make_console',
     'one_line',
@@ -102,6 +111,7 @@ class Wording:
     no_strict: str
     yes: str
     dry_run: str
+    allow_destructive: str
 
     @property
     def proceed_anyway(self) -> str:
@@ -118,9 +128,29 @@ class Wording:
             f'(pass {self.yes} to apply, or {self.dry_run} to preview).'
         )
 
+    @property
+    def no_terminal_destructive(self) -> str:
+        """Why a destructive plan was refused without a terminal (both options are needed)."""
+        return (
+            'Refusing to apply destructive changes without confirmation: there is no terminal to ask on '
+            f'(pass {self.yes} and {self.allow_destructive} to apply them, or {self.dry_run} to preview).'
+        )
 
-PYTHON_WORDING: Final = Wording(strict='strict=True', no_strict='strict=False', yes='yes=True', dry_run='dry_run=True')
-COMMAND_WORDING: Final = Wording(strict='--strict', no_strict='--no-strict', yes='--yes', dry_run='--dry-run')
+
+PYTHON_WORDING: Final = Wording(
+    strict='strict=True',
+    no_strict='strict=False',
+    yes='yes=True',
+    dry_run='dry_run=True',
+    allow_destructive='allow_destructive=True',
+)
+COMMAND_WORDING: Final = Wording(
+    strict='--strict',
+    no_strict='--no-strict',
+    yes='--yes',
+    dry_run='--dry-run',
+    allow_destructive='--allow-destructive',
+)
 NO_TERMINAL: Final = PYTHON_WORDING.no_terminal
 
 
@@ -156,13 +186,18 @@ class Console:
             self.print(self.color(outcome.reason if text is None else text, color).lstrip('\n'))
         return outcome
 
-    def confirm(self) -> Outcome | None:
-        """Return None when the user agreed, else the outcome to stop with."""
+    def confirm(self, destructive: Sequence[str] = ()) -> Outcome | None:
+        """Return None when the user agreed, else the outcome to stop with.
+
+        ``destructive``: what the plan takes away, one effect a line; said before asking.
+        """
         if self.ask is None:
-            refusal = self.wording.no_terminal
+            refusal = self.wording.no_terminal_destructive if destructive else self.wording.no_terminal
             if self.print_errors:
                 self.print(refusal)
             return Outcome('refused', refusal)
+        if destructive:
+            self.print(self.color(_render.destructive_warning(destructive), 'red'))
         self.print()
         try:
             answer = self.ask(_render.PROMPT)
@@ -330,6 +365,11 @@ def _apply_failed(console: Console, exc: Exception) -> Outcome:
 # -- push ----------------------------------------------------------------------------------------
 
 
+def destructive_effects(diffs: Sequence[VariableDiff]) -> list[str]:
+    """Return every destructive effect of ``diffs`` as ``name: effect`` lines, in plan order."""
+    return [f'{diff.name}: {reason}' for diff in diffs for reason in diff.destructive]
+
+
 def _gate(
     console: Console,
     incompatible: str | None,
@@ -339,12 +379,15 @@ def _gate(
     up_to_date: str,
     dry_run: bool,
     yes: bool,
+    diffs: Sequence[VariableDiff] = (),
+    allow_destructive: bool = False,
 ) -> Outcome | None:
     """The steps every workflow takes between printing its plan and applying it (contract §6.1 9-12).
 
     Refuses (strict) or warns about incompatible values, stops when there is nothing to do or on a dry
-    run, and asks for confirmation unless ``yes``. Returns the outcome that ends the workflow, or None
-    to go on and apply.
+    run, refuses a destructive plan that ``yes`` would apply without ``allow_destructive``, and asks for
+    confirmation unless ``yes`` (saying first what is destructive). Returns the outcome that ends the
+    workflow, or None to go on and apply.
     """
     if incompatible is not None:
         if strict:
@@ -356,10 +399,27 @@ def _gate(
     if not has_changes:
         console.print(console.color(up_to_date, 'green'))
         return Outcome('no_changes')
+    effects = destructive_effects(diffs)
+    wording = console.wording
     if dry_run:
+        if effects:
+            console.print(
+                console.color(
+                    f'Warning: this plan has {_render.destructive_count(effects)} (see DESTRUCTIVE above); '
+                    f'applying them with {wording.yes} also needs {wording.allow_destructive}.',
+                    'yellow',
+                )
+            )
         console.print(console.color(_render.DRY_RUN, 'yellow'))
         return Outcome('dry_run')
-    return None if yes else console.confirm()
+    if effects and yes and not allow_destructive:
+        more = f' (and {len(effects) - 1} more, see above)' if len(effects) > 1 else ''
+        reason = (
+            f'Refusing to apply destructive changes without {wording.allow_destructive}: {effects[0]}{more}. '
+            'Nothing was changed.'
+        )
+        return console.fail(Outcome('refused', reason), f'Error: {reason}')
+    return None if yes else console.confirm(effects)
 
 
 def run_push(
@@ -370,6 +430,7 @@ def run_push(
     dry_run: bool = False,
     yes: bool = False,
     strict: bool = True,
+    allow_destructive: bool = False,
 ) -> Outcome:
     """Run ``variables_push`` against ``api`` printing to ``console``; returns the :class:`Outcome`."""
     if not variables:
@@ -380,6 +441,7 @@ def run_push(
         return failed
     plan: PushPlan = plan_push(variables, server)
     console.print(_render.render_push_plan(plan, colors=console.colors))
+    _print_changes(console, plan.diffs)
     if plan.serialization_errors:
         text = 'Error: some code defaults cannot be serialised to JSON (see above); nothing was sent.'
         reason = f'Some code defaults cannot be serialised to JSON; nothing was sent. {plan.serialization_errors[0]}'
@@ -404,6 +466,8 @@ def run_push(
         up_to_date='No changes needed. Provider is up to date.',
         dry_run=dry_run,
         yes=yes,
+        diffs=plan.diffs,
+        allow_destructive=allow_destructive,
     )
     if stopped is not None:
         return stopped
@@ -433,6 +497,7 @@ def variables_push(
     dry_run: bool = False,
     yes: bool = False,
     strict: bool = True,
+    allow_destructive: bool = False,
     client: Client | None = None,
     api: ApiClient | None = None,
     base_url: str | None = None,
@@ -447,8 +512,10 @@ def variables_push(
     Prints the plan to ``file`` (stdout), asks ``Apply these changes? [y/N]`` unless ``yes``, applies
     all or nothing. Strict by default, as the reference is since 5.x: when a server value would not
     validate against the local type the push is refused and nothing changes; ``strict=False`` warns
-    and applies. Returns True when changes were applied (or would be, with ``dry_run``), False otherwise
-    (nothing to do, refused, aborted, or an error that was printed).
+    and applies. ``allow_destructive`` lets ``yes`` apply a destructive change (a push changes metadata
+    only, so it has none today; the option is the same as push-config's). Returns True when changes were
+    applied (or would be, with ``dry_run``), False otherwise (nothing to do, refused, aborted, or an error
+    that was printed).
     """
     console = make_console(file, colors, input_fn)
     local = _local_variables(variables, client)
@@ -458,8 +525,16 @@ def variables_push(
         api,
         base_url,
         api_key,
-        lambda a: run_push(local, a, console, dry_run=dry_run, yes=yes, strict=strict),
+        lambda a: run_push(
+            local, a, console, dry_run=dry_run, yes=yes, strict=strict, allow_destructive=allow_destructive
+        ),
     ).ok
+
+
+def _print_changes(console: Console, diffs: Sequence[VariableDiff]) -> None:
+    text = _render.render_changes(diffs, colors=console.colors)
+    if text:
+        console.print(text)
 
 
 def _with_api(
@@ -523,8 +598,13 @@ def run_push_types(
     yes: bool = False,
     strict: bool = True,
     variables: Sequence[Variable[Any]] = (),
+    allow_destructive: bool = False,
 ) -> Outcome:
-    """Run ``variables_push_types`` against ``api``; returns the :class:`Outcome`."""
+    """Run ``variables_push_types`` against ``api``; returns the :class:`Outcome`.
+
+    Its field-level changes are the ``type_name`` links of server variables: the server keeps each
+    variable's own schema, so no variable's schema changes through its type.
+    """
     if not types:
         console.print('No types to push.')
         return Outcome('empty', 'No types to push.')
@@ -548,6 +628,8 @@ def run_push_types(
         console.print('\n=== Variables to link to their type (type_name) ===')
         for config, name in links:
             console.print(f'  ~ {config.name} -> {name}')
+    diffs = [diff_variable(config, config.model_copy(update={'type_name': name})) for config, name in links]
+    _print_changes(console, diffs)
     incompatible = 'Some existing label values are incompatible with the new type schema.'
     stopped = _gate(
         console,
@@ -557,6 +639,8 @@ def run_push_types(
         up_to_date='No changes needed. Types are up to date.',
         dry_run=dry_run,
         yes=yes,
+        diffs=diffs,
+        allow_destructive=allow_destructive,
     )
     if stopped is not None:
         return stopped
@@ -583,6 +667,7 @@ def variables_push_types(
     dry_run: bool = False,
     yes: bool = False,
     strict: bool = True,
+    allow_destructive: bool = False,
     client: Client | None = None,
     api: ApiClient | None = None,
     base_url: str | None = None,
@@ -599,8 +684,9 @@ def variables_push_types(
 
     ``types=None`` pushes the types of the variables registered on ``client`` (see
     :func:`registered_types`) and links those variables: each one on the server gets its type's name
-    as ``type_name``. ``variables`` links those variables to the given types instead. Returns True
-    when applied (or would be, with ``dry_run``).
+    as ``type_name``. ``variables`` links those variables to the given types instead.
+    ``allow_destructive`` as for :func:`variables_push` (linking types is never destructive). Returns
+    True when applied (or would be, with ``dry_run``).
     """
     console = make_console(file, colors, input_fn)
     if types is None:
@@ -613,7 +699,16 @@ def variables_push_types(
         api,
         base_url,
         api_key,
-        lambda a: run_push_types(types, a, console, dry_run=dry_run, yes=yes, strict=strict, variables=linked),
+        lambda a: run_push_types(
+            types,
+            a,
+            console,
+            dry_run=dry_run,
+            yes=yes,
+            strict=strict,
+            variables=linked,
+            allow_destructive=allow_destructive,
+        ),
     ).ok
 
 
@@ -712,18 +807,41 @@ def run_push_config(
     mode: SyncMode = 'merge',
     dry_run: bool = False,
     yes: bool = False,
+    strict: bool = False,
+    variables: Sequence[Variable[Any]] = (),
+    allow_destructive: bool = False,
 ) -> Outcome:
-    """Run ``variables_push_config`` against ``api``; returns the :class:`Outcome`."""
+    """Run ``variables_push_config`` against ``api``; returns the :class:`Outcome`.
+
+    ``strict``: check the config's values against the types of ``variables`` (the code's) and refuse
+    when one does not fit, before anything is written (a dry run too).
+    """
     if mode not in ('merge', 'replace'):
         raise ConfigurationError(f"mode must be 'merge' or 'replace', got {mode!r}")
     if not config.variables:
         console.print('No variables in config to push.')
         return Outcome('empty', 'No variables in config to push.')
+    if strict and not variables:
+        reason = (
+            f'{console.wording.strict} checks the values against the types of the variables declared in code, '
+            'and none are registered.'
+        )
+        return console.fail(Outcome('usage', reason), f'Error: {reason}')
     server, failed = _fetch(console, api.list_variables, 'config')
     if failed is not None:
         return failed
     plan: ConfigPlan = plan_push_config(config, server, mode)
     console.print(_render.render_config_plan(plan, colors=console.colors))
+    _print_changes(console, plan.diffs)
+    if strict:
+        check = check_config_values(config, variables)
+        text = _render.render_config_check(check, colors=console.colors)
+        if text:
+            console.print(text)
+        if check.errors:
+            return console.fail(
+                Outcome('refused', _strict_config_reason(check)), f'Error: {_strict_config_reason(check)}'
+            )
     stopped = _gate(
         console,
         None,
@@ -732,6 +850,8 @@ def run_push_config(
         up_to_date='No changes needed. Provider is up to date.',
         dry_run=dry_run,
         yes=yes,
+        diffs=plan.diffs,
+        allow_destructive=allow_destructive,
     )
     if stopped is not None:
         return stopped
@@ -745,12 +865,24 @@ def run_push_config(
     return Outcome('applied')
 
 
+def _strict_config_reason(check: ConfigCheck) -> str:
+    first = check.errors[0]
+    more = f' (and {len(check.errors) - 1} more, see above)' if len(check.errors) > 1 else ''
+    return (
+        f'{first.variable_name!r}, label {first.label!r}, does not fit the type in code: '
+        f'{_render.error_summary(first.error)}{more}'
+    )
+
+
 def variables_push_config(
     config: VariablesConfig,
     *,
     mode: SyncMode = 'merge',
     dry_run: bool = False,
     yes: bool = False,
+    strict: bool = False,
+    variables: Sequence[Variable[Any]] | None = None,
+    allow_destructive: bool = False,
     client: Client | None = None,
     api: ApiClient | None = None,
     base_url: str | None = None,
@@ -763,17 +895,32 @@ def variables_push_config(
 
     ``mode='merge'`` creates and updates the config's variables; ``'replace'`` also deletes server
     variables missing from the config, listing each one in the plan and never without a confirmation
-    or ``yes=True``. All or nothing. Returns True when applied (or would be, with ``dry_run``).
-    Raises :class:`~remotevars.ConfigurationError` for an unknown ``mode``.
+    or ``yes=True``. All or nothing. The plan is followed by each variable's field-level changes; a
+    destructive one (a served label removed, more traffic to the code default, a served variable
+    deleted) is applied by ``yes`` only with ``allow_destructive=True``. ``strict=True`` first checks
+    every labelled value and latest version against the types of ``variables`` (default: those
+    registered on ``client``) and refuses when one does not fit. Returns True when applied (or would
+    be, with ``dry_run``). Raises :class:`~remotevars.ConfigurationError` for an unknown ``mode``.
     """
     console = make_console(file, colors, input_fn)
     if mode not in ('merge', 'replace'):
         raise ConfigurationError(f"mode must be 'merge' or 'replace', got {mode!r}")
+    local = _local_variables(variables, client) if strict else []
     return _with_api(
         console,
         client,
         api,
         base_url,
         api_key,
-        lambda a: run_push_config(config, a, console, mode=mode, dry_run=dry_run, yes=yes),
+        lambda a: run_push_config(
+            config,
+            a,
+            console,
+            mode=mode,
+            dry_run=dry_run,
+            yes=yes,
+            strict=strict,
+            variables=local,
+            allow_destructive=allow_destructive,
+        ),
     ).ok

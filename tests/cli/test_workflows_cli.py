@@ -17,7 +17,16 @@ from click.testing import CliRunner, Result
 import remotevars
 from remotevars._api import ApiClient
 from remotevars.cli import main
-from tests.serverutil import RunningServer, add_version, free_port, running_server, seed_variable, variable_body
+from tests.serverutil import (
+    RunningServer,
+    ServerProcess,
+    add_version,
+    free_port,
+    running_server,
+    seed_variable,
+    server_process,
+    variable_body,
+)
 
 VENV_BIN = Path(sys.executable).parent
 _COUNTER = itertools.count()
@@ -75,7 +84,7 @@ def invoke(server: RunningServer, *args: str, input: str | None = None) -> Resul
     return CliRunner().invoke(main, list(args), env=env, input=input, catch_exceptions=False)
 
 
-def seed(server: RunningServer, name: str, labels: dict[str, str], **fields: object) -> None:
+def seed(server: RunningServer | ServerProcess, name: str, labels: dict[str, str], **fields: object) -> None:
     targets = {k: {'target_type': 'version', 'version': None, 'serialized_value': v} for k, v in labels.items()}
     seed_variable(server.url, server.write_key, variable_body(name, labels=targets, **fields))  # type: ignore[arg-type]
 
@@ -250,7 +259,7 @@ def test_push_types_with_explicit_names(server: RunningServer, api: ApiClient, m
 # -- real subprocesses -------------------------------------------------------------------------
 
 
-def subprocess_env(server: RunningServer, src: Path) -> dict[str, str]:
+def subprocess_env(server: RunningServer | ServerProcess, src: Path) -> dict[str, str]:
     return {
         **os.environ,
         'REMOTEVARS_BASE_URL': server.url,
@@ -313,3 +322,153 @@ def test_real_terminal_prompt(server: RunningServer, api: ApiClient, tmp_path: P
     assert '  - gone\n' in proc.stdout
     assert '\nApply these changes? [y/N] \nApplying changes...\n' in proc.stdout
     assert set(api.list_variables().variables) == {'keep'}
+
+
+# -- destructive changes (issue 12): a real `remotevars serve` and the real command line ----------------
+
+
+def test_push_config_of_a_template_over_served_labels(tmp_path: Path) -> None:
+    """The acceptance path: dry run shows each removed label and DESTRUCTIVE; --yes alone exits 1 and changes
+    nothing; --allow-destructive --yes applies. Every step is a `remotevars` process against `remotevars serve`."""
+    src = tmp_path / 'src'
+    src.mkdir()
+    (src / 'acc_vars.py').write_text(MODULE_SOURCE)
+    with server_process(tmp_path / 'vars.sqlite') as served:
+        env = subprocess_env(served, src)
+
+        def cli(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [str(VENV_BIN / 'remotevars'), *args],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+                stdin=subprocess.DEVNULL,
+            )
+
+        template = tmp_path / 'template.json'
+        assert cli('build-config', '-m', 'acc_vars', '-o', str(template)).returncode == 0
+        no_module = cli('push-config', '-i', str(template), '--strict', '--dry-run')
+        assert no_module.returncode == 2
+        assert no_module.stderr == (
+            'Error: No variables are registered: name the modules that declare them with --module.\n'
+        )
+        seed(served, 'greeting', {'production': '"hi"', 'canary': '"hey"'}, rollout={'production': 1.0})
+        with ApiClient(served.url, served.write_key) as api:
+            before = api.list_variables()
+
+            dry = cli('push-config', '-i', str(template), '--dry-run')
+            assert (dry.returncode, dry.stderr) == (0, '')
+            # The reference's lines, then the field-level changes.
+            assert dry.stdout.startswith('\n=== Variables to CREATE ===\n  + limit\n    Description: Max retries\n')
+            assert '\n=== Variables to UPDATE ===\n  ~ greeting\n' in dry.stdout
+            assert (
+                '\n=== Field-level changes ===\n'
+                '  ~ greeting\n'
+                "    - label 'production': version 1\n"
+                "    - label 'canary': version 2\n"
+                '    ~ rollout: production=1 -> everyone -> code default\n'
+            ) in dry.stdout
+            assert "    DESTRUCTIVE: removes label 'production', which the rollout serves\n" in dry.stdout
+            assert 'applying them with --yes also needs --allow-destructive.' in dry.stdout
+            assert api.list_variables() == before
+
+            refused = cli('push-config', '-i', str(template), '--yes')
+            assert refused.returncode == 1
+            assert refused.stderr == (
+                'Error: Refusing to apply destructive changes without --allow-destructive: greeting: removes label '
+                "'production', which the rollout serves (and 1 more, see above). Nothing was changed.\n"
+            )
+            assert 'Error' not in refused.stdout and 'DESTRUCTIVE' in refused.stdout
+            assert api.list_variables() == before  # nothing changed, not even the variable to create
+
+            applied = cli('push-config', '-i', str(template), '--allow-destructive', '--yes')
+            assert (applied.returncode, applied.stderr) == (0, '')
+            assert applied.stdout.endswith('\nDone! Variables pushed successfully.\n')
+            after = api.list_variables().variables
+            assert after['greeting'].labels == {} and after['greeting'].rollout.labels == {}
+            assert 'limit' in after
+
+
+def test_destructive_replace_and_strict_through_the_command_line(
+    server: RunningServer, api: ApiClient, module: str, tmp_path: Path
+) -> None:
+    seed(server, 'served', {'prod': '1'}, rollout={'prod': 1.0})
+    config = tmp_path / 'empty.json'
+    config.write_text(
+        json.dumps({'variables': {'limit': {'name': 'limit', 'rollout': {'labels': {}}, 'overrides': []}}})
+    )
+    # --mode replace deletes a variable that serves values: destructive.
+    refused = invoke(server, 'push-config', '-i', str(config), '--mode', 'replace', '--yes')
+    assert refused.exit_code == 1
+    assert refused.stderr.startswith(
+        "Error: Refusing to apply destructive changes without --allow-destructive: served: deletes 'served'"
+    )
+    assert refused.stderr.count('\n') == 1
+    assert set(api.list_variables().variables) == {'served'}
+    # --allow-destructive alone never skips the question: without a terminal it refuses, naming both flags.
+    no_yes = invoke(server, 'push-config', '-i', str(config), '--mode', 'replace', '--allow-destructive')
+    assert no_yes.exit_code == 1
+    assert '(pass --yes and --allow-destructive to apply them, or --dry-run to preview)' in no_yes.stderr
+    applied = invoke(server, 'push-config', '-i', str(config), '--mode', 'replace', '--yes', '--allow-destructive')
+    assert applied.exit_code == 0, applied.output
+    assert set(api.list_variables().variables) == {'limit'}
+
+    bad = tmp_path / 'bad.json'
+    bad.write_text(
+        json.dumps(
+            {
+                'variables': {
+                    'limit': {
+                        'name': 'limit',
+                        'labels': {'production': {'version': 1, 'serialized_value': '"lots"'}},
+                        'rollout': {'labels': {'production': 1.0}},
+                        'overrides': [],
+                    }
+                }
+            }
+        )
+    )
+    strict = invoke(server, 'push-config', '-i', str(bad), '--strict', '-m', module, '--yes')
+    assert strict.exit_code == 1
+    assert strict.stderr.startswith(
+        "Error: 'limit', label 'production', does not fit the type in code: 1 validation error for int: "
+    )
+    assert strict.stderr.count('\n') == 1 and 'Error' not in strict.stdout
+    assert '  ✗ limit (label: production)\n' in strict.stdout
+    assert api.list_variables().variables['limit'].labels == {}
+    # Without --strict the file is pushed as it is (the server has no schema for limit to check against).
+    assert invoke(server, 'push-config', '-i', str(bad), '--yes').exit_code == 0
+
+
+def test_real_terminal_prompt_says_what_is_destructive(server: RunningServer, api: ApiClient, tmp_path: Path) -> None:
+    seed(server, 'banner', {'production': '"hi"'}, rollout={'production': 1.0})
+    path = tmp_path / 'template.json'
+    path.write_text(
+        json.dumps({'variables': {'banner': {'name': 'banner', 'rollout': {'labels': {}}, 'overrides': []}}})
+    )
+    master, slave = pty.openpty()
+    try:
+        os.write(master, b'n\n')
+        proc = subprocess.run(
+            [str(VENV_BIN / 'remotevars'), 'push-config', '-i', str(path)],
+            env=subprocess_env(server, tmp_path),
+            stdin=slave,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(slave)
+        os.close(master)
+    assert proc.returncode == 1
+    assert proc.stdout.endswith(
+        '\nThis plan has 2 destructive changes, which take traffic away from what is served:\n'
+        "  banner: removes label 'production', which the rollout serves\n"
+        '  banner: sends 100% of the rollout to the code default (was 0%)\n'
+        '\nApply these changes? [y/N] '
+    )
+    assert proc.stderr == 'Error: Aborted at the confirmation prompt: nothing was changed.\n'
+    assert 'production' in api.list_variables().variables['banner'].labels

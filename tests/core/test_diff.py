@@ -131,3 +131,72 @@ def test_words() -> None:
     assert rollout_text({'a': 0.25}) == 'a=0.25, code default=0.75'
     latest_only = variable(labels={'l': {'ref': 'latest'}})
     assert code_default_share(latest_only, {'l': 0.5}) == 1.0
+
+
+# -- a write body (push plans) ----------------------------------------------------------------
+
+
+def test_a_write_body_names_new_versions_and_keeps_known_ones() -> None:
+    body = variable(
+        labels={
+            'production': {'version': 3, 'serialized_value': '"hello"'},
+            'canary': {'version': 4, 'serialized_value': '"new"'},
+        },
+        rollout={'labels': {'production': 1.0}},
+    )
+    diff = diff_variable(SERVED, body, written=True)
+    # Version 4 held "hi": the write stores "new" as a version the server numbers.
+    assert [(c.label, c.before, c.after) for c in diff.labels] == [('canary', 'version 4', 'new version "new"')]
+    assert not diff.is_destructive
+    # Read as a stored state, the same numbers would hide the changed value.
+    assert diff_variable(SERVED, body).labels == ()
+
+
+def test_a_created_variable_gets_new_versions_and_a_latest_one() -> None:
+    body = variable(
+        labels={'l': {'ref': 'latest'}, 'v': {'version': 1, 'serialized_value': '"x"' * 30}},
+        rollout={'labels': {'l': 1.0}},
+    )
+    diff = diff_variable(None, body, written=True)
+    assert diff.kind == 'create'
+    v = next(c for c in diff.labels if c.label == 'v')
+    assert v.after is not None and v.after.startswith('new version "x""x"') and v.after.endswith('…')
+    assert len(v.after) == len('new version ') + 40
+
+
+def test_latest_refs_keep_serving_when_the_write_keeps_the_latest_version() -> None:
+    before = variable(
+        labels={'l': {'ref': 'latest'}},
+        rollout={'labels': {'l': 1.0}},
+        latest_version={'version': 2, 'serialized_value': '1'},
+    )
+    body = before.model_copy(update={'latest_version': None, 'description': 'same traffic'})
+    # A write body never carries latest_version; the server keeps its versions, so 'latest' still serves.
+    assert not diff_variable(before, body, written=True).is_destructive
+    assert diff_variable(before, body).is_destructive  # as a stored state without versions it would not
+
+
+def test_other_fields_a_write_changes() -> None:
+    after = SERVED.model_copy(
+        update={
+            'example': '"Welcome"',
+            'aliases': ['old_banner'],
+            'type_name': 'Banner',
+            'template_inputs_schema': {'type': 'object'},
+        }
+    )
+    diff = diff_variable(SERVED, after)
+    assert diff.has_changes and not diff.is_destructive
+    assert render_variable_diff(diff, colors=False) == [
+        '    ~ template inputs schema changed',
+        '    ~ example: None -> "Welcome"',
+        "    ~ aliases: [] -> ['old_banner']",
+        "    ~ type_name: None -> 'Banner'",
+    ]
+    # The same example formatted differently, no aliases vs none, '' vs no description: no change.
+    same = SERVED.model_copy(update={'example': None, 'aliases': [], 'description': ''})
+    assert not diff_variable(SERVED, same).has_changes
+    spaced = diff_variable(
+        SERVED.model_copy(update={'example': '{"a":1}'}), SERVED.model_copy(update={'example': '{"a": 1}'})
+    )
+    assert not spaced.has_changes

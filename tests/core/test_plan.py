@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 import remotevars
 from remotevars._plan import (
+    check_config_values,
     config_key,
     normalize_types,
     plan_push,
@@ -345,3 +346,73 @@ def test_empty_server_creates_everything(mode: str) -> None:
     plan = plan_push_config(local, config_of(), mode)  # type: ignore[arg-type]
     assert [c.name for c in plan.creates] == ['a', 'b']
     assert plan.deletes == ()
+
+
+# -- field-level changes and --strict of push-config -----------------------------------------------
+
+
+def served_banner() -> VariableConfig:
+    return server_var(
+        'banner',
+        schema={'type': 'string'},
+        labels={
+            'production': LabeledValue(version=1, serialized_value='"hi"'),
+            'canary': LabeledValue(version=2, serialized_value='"hey"'),
+        },
+        rollout=Rollout(labels={'production': 1.0}),
+        latest_version=LatestVersion(version=2, serialized_value='"hey"'),
+        type_name='Banner',
+    )
+
+
+def test_a_build_config_template_over_served_labels_is_destructive(client: remotevars.Client) -> None:
+    template = remotevars.variables_build_config([client.var('banner', type=str, default='Welcome')])
+    plan = plan_push_config(template, config_of(served_banner()))
+    (diff,) = plan.diffs
+    assert plan.destructive == (diff,)
+    assert [(c.label, c.after) for c in diff.labels] == [('production', None), ('canary', None)]
+    assert "removes label 'production', which the rollout serves" in diff.destructive
+    assert diff.type_name is None  # a write never sends type_name: the server keeps 'Banner'
+
+
+def test_config_plan_diffs_cover_creates_updates_and_deletes_in_order() -> None:
+    server = config_of(served_banner(), full_var('gone'), full_var('keep'))
+    moved = served_banner().model_copy(update={'rollout': Rollout(labels={'production': 0.5, 'canary': 0.5})})
+    local = config_of(full_var('new'), moved, full_var('keep'))
+    plan = plan_push_config(local, server, 'replace')
+    assert [(d.name, d.kind) for d in plan.diffs] == [('new', 'create'), ('banner', 'update'), ('gone', 'delete')]
+    new, banner, gone = plan.diffs
+    # The server numbers a new variable's versions.
+    assert [c.after for c in new.labels] == ['new version 1', "-> label 'prod'"]
+    assert not banner.is_destructive and banner.labels == ()
+    assert gone.destructive == ("deletes 'gone': every read gets the code default",)
+
+
+def test_push_plan_diffs_are_metadata_only(client: remotevars.Client) -> None:
+    server = config_of(served_banner())
+    plan = plan_push([client.var('banner', type=int, default=1, description='Now a number')], server)
+    (diff,) = plan.diffs
+    assert diff.schema_changed and diff.description == (None, 'Now a number')
+    assert diff.labels == () and diff.rollout is None and not diff.is_destructive
+
+
+def test_check_config_values_against_the_code(client: remotevars.Client) -> None:
+    limit = client.var('limit', type=int, default=3)
+    config = config_of(
+        server_var(
+            'limit_v2',
+            aliases=['limit'],
+            labels={
+                'production': LabeledValue(version=1, serialized_value='"lots"'),
+                'canary': LabeledValue(version=2, serialized_value='5'),
+                'default': LabelRef(ref='code_default'),
+            },
+            latest_version=LatestVersion(version=3, serialized_value='[1]'),
+        ),
+        server_var('not_in_code', labels={'production': LabeledValue(version=1, serialized_value='"x"')}),
+    )
+    check = check_config_values(config, [limit])
+    assert [(e.variable_name, e.label) for e in check.errors] == [('limit_v2', 'production'), ('limit_v2', 'latest')]
+    assert check.errors[0].error.startswith('1 validation error for int')
+    assert check.unchecked == ('not_in_code',)
+    assert check_config_values(config, []).errors == ()

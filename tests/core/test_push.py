@@ -77,6 +77,7 @@ def test_create_then_unchanged(api: ApiClient, client: remotevars.Client) -> Non
     flag = client.var('flag', type=bool, default=True, description='A flag')
     ok, out = run_push(api, [flag], yes=True)
     assert ok
+    # A created variable without labels has no field-level lines beyond the CREATE block.
     assert out == (
         '\n=== Variables to CREATE ===\n'
         '  + flag\n'
@@ -147,6 +148,11 @@ def test_appendix_a_flow_line_for_line(server: RunningServer, api: ApiClient, cl
         '  ! changed\n'
         '    Local:  local desc\n'
         '    Server: server desc\n'
+        # remotevars: each change field by field, after the reference's lines (never destructive for a push).
+        '\n=== Field-level changes ===\n'
+        '  ~ changed\n'
+        '    ~ schema changed\n'
+        "    ~ description: 'server desc' -> 'local desc'\n"
         '\nWarning: Some existing label values are incompatible with the variable types, and some schema changes '
         'will make additional values incompatible.\n'
         '\nApplying changes...\n'
@@ -425,7 +431,13 @@ def test_pull_edit_push_round_trip(server: RunningServer, api: ApiClient, tmp_pa
     ok, out = push_config(api, VariablesConfig.model_validate_json(path.read_text()), yes=True)
     assert ok
     assert out == (
-        '\n=== Variables to UPDATE ===\n  ~ greeting\n\nApplying changes...\n\nDone! Variables pushed successfully.\n'
+        '\n=== Variables to UPDATE ===\n  ~ greeting\n'
+        '\n=== Field-level changes ===\n'
+        '  ~ greeting\n'
+        # The file's version 99 is a request: the server stores the new value as the next version.
+        """    ~ label 'stg': version 2 -> new version "hello"\n"""
+        '    ~ rollout: prod=0.5, stg=0.5 -> prod=0.9, stg=0.1\n'
+        '\nApplying changes...\n\nDone! Variables pushed successfully.\n'
     )
     after = api.list_variables().variables['greeting']
     assert after.rollout.labels == {'prod': 0.9, 'stg': 0.1}
@@ -452,7 +464,16 @@ def test_merge_precedence(server: RunningServer, api: ApiClient, client: remotev
     assert merged.variables['shared'].description == 'local'  # other wins, whole entry
     assert merged.variables['shared'].labels == {}
     assert set(merged.variables) == {'shared', 'server_only', 'extra'}
+    # The code's entry has no labels: pushing it would take 'shared' off its served label.
     ok, out = push_config(api, merged, yes=True)
+    assert not ok
+    assert "\n  ~ shared\n    - label 'prod': version 1\n    ~ rollout: prod=1 -> everyone -> code default\n" in out
+    assert out.endswith(
+        "\nError: Refusing to apply destructive changes without allow_destructive=True: shared: removes label 'prod', "
+        'which the rollout serves (and 1 more, see above). Nothing was changed.\n'
+    )
+    assert 'prod' in api.list_variables().variables['shared'].labels
+    ok, out = push_config(api, merged, yes=True, allow_destructive=True)
     assert ok
     assert '\n=== Variables to CREATE ===\n  + extra\n' in out
     assert '\n=== Variables to UPDATE ===\n  ~ shared\n' in out
@@ -469,7 +490,9 @@ def test_replace_deletes_only_after_confirmation(server: RunningServer, api: Api
     ok, out = push_config(api, keep_only, mode='replace', input_fn=ask)
     assert not ok and prompts == ['Apply these changes? [y/N] ']
     assert out == (
-        '\n=== Variables to DELETE ===\n  - gone\n\n=== No changes needed (1 variables) ===\n    keep\n\nAborted.\n'
+        '\n=== Variables to DELETE ===\n  - gone\n\n=== No changes needed (1 variables) ===\n    keep\n'
+        "\n=== Field-level changes ===\n  - gone\n    - label 'prod': version 1\n"  # no rollout: not destructive
+        '\nAborted.\n'
     )
     assert set(api.list_variables().variables) == {'keep', 'gone'}
     ok, out = push_config(api, keep_only, mode='replace')  # no terminal, no yes
@@ -541,3 +564,86 @@ def test_failed_push_without_bulk_endpoint_is_undone(server: RunningServer) -> N
 def test_unknown_mode_raises(api: ApiClient) -> None:
     with pytest.raises(remotevars.ConfigurationError):
         remotevars.variables_push_config(VariablesConfig(variables={}), mode='sync', api=api)  # type: ignore[arg-type]
+
+
+# -- destructive changes and push-config --strict ---------------------------------------------------
+
+
+def serve_banner(server: RunningServer) -> None:
+    """``banner`` with labels production and canary, and everyone on production."""
+    seed(server, 'banner', {'production': '"hi"', 'canary': '"hey"'}, rollout={'production': 1.0})
+
+
+def test_destructive_push_config_needs_allow_destructive(
+    server: RunningServer, api: ApiClient, client: remotevars.Client
+) -> None:
+    serve_banner(server)
+    before = api.list_variables()
+    template = remotevars.variables_build_config([client.var('banner', type=str, default='Welcome')])
+    ok, out = push_config(api, template, dry_run=True)
+    assert ok
+    assert "\n  ~ banner\n    - label 'production': version 1\n    - label 'canary': version 2\n" in out
+    assert out.endswith(
+        '\nWarning: this plan has 2 destructive changes (see DESTRUCTIVE above); applying them with yes=True also '
+        'needs allow_destructive=True.\n\nDry run mode - no changes applied.\n'
+    )
+    ok, out = push_config(api, template, yes=True)
+    assert not ok
+    assert out.count('Error') == 1 and 'without allow_destructive=True' in out
+    ok, out = push_config(api, template)  # no terminal
+    assert not ok
+    assert out.endswith(
+        'Refusing to apply destructive changes without confirmation: there is no terminal to ask on (pass yes=True '
+        'and allow_destructive=True to apply them, or dry_run=True to preview).\n'
+    )
+    ask, prompts = answers('n')
+    ok, out = push_config(api, template, input_fn=ask)
+    assert not ok and prompts == ['Apply these changes? [y/N] ']
+    assert out.endswith(
+        '\nThis plan has 2 destructive changes, which take traffic away from what is served:\n'
+        "  banner: removes label 'production', which the rollout serves\n"
+        '  banner: sends 100% of the rollout to the code default (was 0%)\n\nAborted.\n'
+    )
+    assert api.list_variables() == before
+    # A person who read the words and answered yes applies it; so does yes=True with allow_destructive=True.
+    ask, _ = answers('y')
+    ok, _ = push_config(api, template, input_fn=ask)
+    assert ok and api.list_variables().variables['banner'].labels == {}
+    serve_banner(server)
+    ok, out = push_config(api, template, yes=True, allow_destructive=True)
+    assert ok and out.endswith('\nDone! Variables pushed successfully.\n')
+    assert api.list_variables().variables['banner'].rollout.labels == {}
+
+
+def test_push_config_strict_checks_the_file_against_the_code(
+    server: RunningServer, api: ApiClient, client: remotevars.Client
+) -> None:
+    limit = client.var('limit', type=int, default=3)
+    config = VariablesConfig.model_validate(
+        {
+            'variables': {
+                'limit': {
+                    'name': 'limit',
+                    'labels': {'production': {'version': 1, 'serialized_value': '"lots"'}},
+                    'rollout': {'labels': {'production': 1.0}},
+                    'overrides': [],
+                }
+            }
+        }
+    )
+    ok, out = push_config(api, config, yes=True, strict=True, variables=[limit])
+    assert not ok
+    assert '\n=== Values that do not fit the types in code ===\n  ✗ limit (label: production)\n' in out
+    last = out.rstrip().splitlines()[-1]
+    assert last.startswith("Error: 'limit', label 'production', does not fit the type in code: 1 validation error ")
+    assert 'Input should be a valid integer' in last
+    assert api.list_variables().variables == {}
+    ok, out = push_config(api, config, yes=True, strict=True, variables=[])
+    assert not ok and 'none are registered' in out
+    # Not strict (the default, as the reference): pushed as it is.
+    ok, _ = push_config(api, config, yes=True)
+    assert ok and 'limit' in api.list_variables().variables
+    fixed = config.model_copy(deep=True)
+    fixed.variables['limit'].labels['production'] = LabeledValue(version=1, serialized_value='7')
+    ok, out = push_config(api, fixed, yes=True, strict=True, variables=[limit])
+    assert ok and 'do not fit' not in out

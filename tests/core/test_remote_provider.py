@@ -31,8 +31,11 @@ import remotevars
 from remotevars import ConfigurationError, VariablesOptions
 from remotevars._api import ApiClient
 from remotevars.providers import RemoteProvider
+from remotevars.providers import _stream as stream_module
 from remotevars.providers import remote as remote_module
-from remotevars.providers.remote import FailureLog, is_change_event, next_poll_delay, pushed_changes
+from remotevars.providers._failure_log import FailureLog
+from remotevars.providers._stream import is_change_event, pushed_changes
+from remotevars.providers.remote import next_poll_delay
 from tests.core.test_api import FaultServer, simple
 from tests.serverutil import RunningServer, api_client, free_port, running_server, server_process, variable_body
 
@@ -550,7 +553,7 @@ def test_keepalives_keep_the_stream_open(fault: FaultServer, client: remotevars.
 def test_stream_reconnects_with_growing_backoff_reset_once_healthy(
     fault: FaultServer, client: remotevars.Client, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(remote_module, 'STREAM_HEALTHY_AFTER', 0.3)
+    monkeypatch.setattr(stream_module, 'STREAM_HEALTHY_AFTER', 0.3)
     fault.stream_mode = 'status:503'
     caplog.set_level(logging.INFO, logger='remotevars.remote')
     client.configure(VariablesOptions(api_key='k', base_url=fault.url))
@@ -847,6 +850,24 @@ def test_unusable_cache_file_is_ignored(
     assert f'Ignoring the variables cache file {cache}' in caplog.text
 
 
+def test_the_cache_file_is_tried_on_each_failure_until_a_config_arrives_and_reported_once(
+    tmp_path: Path, client: remotevars.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    cache = tmp_path / 'variables.json'
+    cache.write_text('{"half": ')
+    flag = client.var('flag', default='default')
+    with caplog.at_level(logging.WARNING, logger='remotevars.remote'):
+        client.configure(
+            VariablesOptions(api_key='k', base_url=f'http://127.0.0.1:{free_port()}', cache_file=cache, sse=False)
+        )
+        for _ in range(3):
+            client.refresh(force=True)
+        assert caplog.text.count('Ignoring the variables cache file') == 1
+        cache.write_bytes(config_json(flag='cached'))  # another process of the app saved one meanwhile
+        client.refresh(force=True)
+    assert (flag.get().value, flag.get().reason) == ('cached', 'cached')
+
+
 # -- fork, shutdown, status, secrecy, configuration ----------------------------------------------
 
 FORK_SCRIPT = textwrap.dedent(
@@ -919,6 +940,8 @@ def test_provider_shut_down_before_fork_stays_down(fault: FaultServer, client: r
     client.configure(VariablesOptions(api_key='k', base_url=fault.url))
     assert wait_until(lambda: client.status().stream_connected is True)
     client.shutdown()
+    # A fetch cut by the shutdown may still be reaching the server's thread: let it land before counting.
+    time.sleep(0.2)
     fetches = fault.count(CONFIG)
     client._after_fork_in_child()  # what the at-fork hook runs in a child
     time.sleep(0.2)
@@ -933,7 +956,7 @@ def test_shutdown_stops_everything_within_a_second(tmp_path: Path, client: remot
         client.configure(VariablesOptions(api_key=server.read_key, base_url=server.url))
         assert wait_until(lambda: client.status().stream_connected is True)
         time.sleep(0.2)
-        assert len(remote_threads()) == 2
+        assert len(remote_threads()) == 3  # poller, stream and watchdog
         started = time.monotonic()
         client.shutdown()
         assert time.monotonic() - started < 1.0

@@ -9,6 +9,8 @@ from pydantic import BaseModel
 
 import remotevars
 from remotevars._plan import (
+    ConfigCheck,
+    ConfigIncompatibility,
     DescriptionDifference,
     LabelValidationError,
     TypesPlan,
@@ -19,7 +21,16 @@ from remotevars._plan import (
     plan_push_types,
     type_label_incompatibilities,
 )
-from remotevars._render import format_validation_report, render_config_plan, render_push_plan, render_types_plan
+from remotevars._render import (
+    destructive_warning,
+    error_summary,
+    format_validation_report,
+    render_changes,
+    render_config_check,
+    render_config_plan,
+    render_push_plan,
+    render_types_plan,
+)
 from remotevars.config import (
     LabeledValue,
     LatestVersion,
@@ -277,3 +288,63 @@ def test_validation_report_passed_format() -> None:
     )
     empty = ValidationReport(errors=[], variables_checked=0, variables_not_on_server=[])
     assert empty.format(colors=False) == '\nValidation passed: All 0 variable(s) are valid.'
+
+
+# -- remotevars additions: field-level changes, push-config --strict ---------------------------------
+
+
+def test_field_level_changes_follow_the_reference_lines(client: remotevars.Client) -> None:
+    served = var_config(
+        'banner',
+        labels={'production': LabeledValue(version=1, serialized_value='"hi"')},
+        rollout=Rollout(labels={'production': 1.0}),
+        latest_version=LatestVersion(version=1, serialized_value='"hi"'),
+    )
+    template = remotevars.variables_build_config([client.var('banner', type=str, default='Welcome')])
+    new = var_config('new', labels={'prod': LabeledValue(version=7, serialized_value='2')})
+    plan = plan_push_config(VariablesConfig(variables={**template.variables, 'new': new}), config_of(served))
+    assert render_config_plan(plan, colors=False) == (
+        '\n=== Variables to CREATE ===\n  + new\n    Labels: prod\n\n=== Variables to UPDATE ===\n  ~ banner'
+    )
+    assert render_changes(plan.diffs, colors=False) == (
+        '\n=== Field-level changes ===\n'
+        '  + new\n'
+        "    + label 'prod': new version 2\n"
+        '  ~ banner\n'
+        "    - label 'production': version 1\n"
+        '    ~ rollout: production=1 -> everyone -> code default\n'
+        '    ~ schema changed\n'
+        '    ~ example: None -> "Welcome"\n'
+        "    DESTRUCTIVE: removes label 'production', which the rollout serves\n"
+        '    DESTRUCTIVE: sends 100% of the rollout to the code default (was 0%)'
+    )
+    coloured = render_changes(plan.diffs, colors=True)
+    assert "\033[1m\033[31mDESTRUCTIVE: removes label 'production'" in coloured
+    assert ANSI.sub('', coloured) == render_changes(plan.diffs, colors=False)
+    # Nothing to show (a push create without labels): no section at all.
+    assert render_changes(plan_push([client.var('x', type=int, default=1)], config_of()).diffs, colors=False) == ''
+
+
+def test_destructive_warning_and_one_line_errors() -> None:
+    assert destructive_warning(["banner: removes label 'production', which the rollout serves"]) == (
+        'This plan has 1 destructive change, which take traffic away from what is served:\n'
+        "  banner: removes label 'production', which the rollout serves"
+    )
+    error = (
+        '1 validation error for int\n  Input should be a valid integer [type=int_parsing]\n'
+        '    For further information visit https://errors.pydantic.dev/2/v/int_parsing'
+    )
+    assert error_summary(error) == '1 validation error for int: Input should be a valid integer [type=int_parsing]'
+    assert error_summary('plain') == 'plain'
+
+
+def test_config_check_lists_each_value_and_the_unchecked_variables() -> None:
+    check = ConfigCheck((ConfigIncompatibility('limit', 'production', 'bad\nworse'),), ('extra',))
+    assert render_config_check(check, colors=False) == (
+        '\n=== Values that do not fit the types in code ===\n'
+        '  ✗ limit (label: production)\n'
+        '      bad\n'
+        '      worse\n'
+        '\nNote: not declared in code, so not checked: extra'
+    )
+    assert render_config_check(ConfigCheck((), ()), colors=False) == ''

@@ -13,6 +13,7 @@ import logging
 import threading
 from typing import Any
 
+import anyio
 import pytest
 from pydantic import BaseModel
 from typing_extensions import TypedDict
@@ -368,6 +369,24 @@ class TestNeverRaises:
         v.refresh_sync(force=True)
         asyncio.run(v.refresh(force=True))
         assert v.get().value == 0
+
+    @pytest.mark.parametrize('backend', ['asyncio', 'trio'])
+    def test_awaited_refresh_reloads_on_asyncio_and_trio(
+        self, client: remotevars.Client, tmp_path: Any, backend: str
+    ) -> None:
+        # The reference awaits a worker thread through anyio, so trio apps can refresh too.
+        path = tmp_path / 'variables.json'
+
+        def write(value: int) -> None:
+            variables = {'v': labelled('v', {'a': value}, {'a': 1.0})}
+            path.write_text(json.dumps({'variables': variables}))
+
+        write(1)
+        client.configure(LocalVariablesOptions(config=path, watch=False))
+        v = client.var('v', default=0)
+        write(2)
+        anyio.run(v.refresh, backend=backend)
+        assert v.get().value == 2
 
 
 @pytest.mark.parametrize(

@@ -213,7 +213,10 @@ def test_vars_pull_and_vars_push_config(server: Any, tmp_path: Path) -> None:
     del config['variables']['max_items']
     config_file.write_text(json.dumps(config))
     env = env_for(server)
-    replaced = manage('vars_push_config', '-i', str(config_file), '--mode', 'replace', '--yes', env=env)
+    # max_items serves a value: deleting it is destructive, so --yes needs --allow-destructive.
+    replaced = manage(
+        'vars_push_config', '-i', str(config_file), '--mode', 'replace', '--yes', '--allow-destructive', env=env
+    )
     assert replaced.returncode == 0, replaced.stderr
     assert '=== Variables to DELETE ===' in replaced.stdout and '- max_items' in replaced.stdout
     assert server_names(server) == ['banner_text']
@@ -223,6 +226,56 @@ def test_vars_pull_and_vars_push_config(server: Any, tmp_path: Path) -> None:
     with pytest.raises(CommandError, match='is not a valid variables config') as invalid:
         run('vars_push_config', '-i', str(bad), **target)
     assert invalid.value.returncode == 2
+
+
+def test_vars_push_config_of_a_template_needs_allow_destructive(server: Any, tmp_path: Path) -> None:
+    from tests.serverutil import seed_variable, variable_body
+
+    labels = {
+        label: {'target_type': 'version', 'version': None, 'serialized_value': json.dumps(value)}
+        for label, value in (('production', 'Hi'), ('canary', 'Hey'))
+    }
+    seed_variable(
+        server.url, server.write_key, variable_body('banner_text', labels=labels, rollout={'production': 1.0})
+    )
+    template = tmp_path / 'template.json'
+    template.write_text(run('vars_build_config'))
+    target = {'base_url': server.url, 'api_key': server.write_key}
+    with httpx.Client(headers={'Authorization': f'bearer {server.read_key}'}, timeout=5.0) as http:
+
+        def banner() -> Any:
+            return http.get(f'{server.url}/v1/variables/').json()['variables']['banner_text']
+
+        before = banner()
+        plan = run('vars_push_config', '-i', str(template), '--dry-run', **target)
+        assert "  ~ banner_text\n    - label 'production': version 1\n    - label 'canary': version 2\n" in plan
+        assert "DESTRUCTIVE: removes label 'production', which the rollout serves" in plan
+        assert plan.rstrip().endswith('Dry run mode - no changes applied.')
+
+        refused = manage('vars_push_config', '-i', str(template), '--yes', env=env_for(server))
+        assert refused.returncode == 1
+        assert refused.stderr.startswith(
+            'Error: Refusing to apply destructive changes without --allow-destructive: banner_text: removes label '
+            "'production'"
+        )
+        assert refused.stderr.count('\n') == 1 and 'Error' not in refused.stdout
+        with pytest.raises(CommandError, match='--allow-destructive') as raised:
+            run('vars_push_config', '-i', str(template), '--yes', **target)
+        assert raised.value.returncode == 1
+        assert banner() == before and server_names(server) == ['banner_text']
+
+        applied = run('vars_push_config', '-i', str(template), '--yes', '--allow-destructive', **target)
+        assert 'Done! Variables pushed successfully.' in applied
+        assert banner()['labels'] == {} and banner()['rollout'] == {'labels': {}}
+
+    # --strict: the file's values against the project's types (max_items is an int).
+    config = json.loads(template.read_text())
+    config['variables']['max_items']['labels'] = {'production': {'version': 1, 'serialized_value': '"lots"'}}
+    template.write_text(json.dumps(config))
+    with pytest.raises(CommandError, match="'max_items', label 'production', does not fit the type in code") as bad:
+        run('vars_push_config', '-i', str(template), '--yes', '--strict', **target)
+    assert bad.value.returncode == 1
+    assert 'max_items' in server_names(server)  # created by the push above, unchanged by the refused one
 
 
 # -- vars_push_types ------------------------------------------------------------------------------

@@ -87,6 +87,45 @@ def test_pull_build_config_and_push_config(app: Flask, server: RunningServer, tm
     assert json.loads(labels['prod']['serialized_value']) == 'from file'
 
 
+def test_push_config_of_a_template_needs_allow_destructive(app: Flask, server: RunningServer, tmp_path: Path) -> None:
+    runner = app.test_cli_runner()
+    served = variable_config('demo_banner', {'production': 'Hi', 'canary': 'Hey'}, rollout={'production': 1.0})
+    seed = write_config(tmp_path / 'served.json', served)
+    seeded = runner.invoke(args=['vars', 'push-config', '-i', str(seed), '--yes', '--api-key', server.write_key])
+    assert seeded.exit_code == 0, seeded.output
+    template = tmp_path / 'template.json'
+    assert runner.invoke(args=['vars', 'build-config', '-o', str(template)]).exit_code == 0
+    before = _server_config(server)
+    push = ['vars', 'push-config', '-i', str(template), '--api-key', server.write_key]
+
+    dry = runner.invoke(args=[*push, '--dry-run'])
+    assert (dry.exit_code, dry.stderr) == (0, '')
+    assert "  ~ demo_banner\n    - label 'production': version 1\n    - label 'canary': version 2\n" in dry.stdout
+    assert "DESTRUCTIVE: removes label 'production', which the rollout serves" in dry.stdout
+
+    refused = runner.invoke(args=[*push, '--yes'])
+    assert refused.exit_code == 1
+    assert refused.stderr.startswith(
+        'Error: Refusing to apply destructive changes without --allow-destructive: demo_banner: removes label '
+        "'production'"
+    )
+    assert refused.stderr.count('\n') == 1 and 'Error' not in refused.stdout
+    assert _server_config(server) == before
+
+    applied = runner.invoke(args=[*push, '--yes', '--allow-destructive'])
+    assert applied.exit_code == 0, applied.output
+    assert _server_config(server).variables['demo_banner'].labels == {}
+
+    # --strict checks the file against the app's variables: demo_limit is an int.
+    bad = write_config(tmp_path / 'bad.json', variable_config('demo_limit', {'production': 'many'}))
+    strict = runner.invoke(
+        args=['vars', 'push-config', '-i', str(bad), '--strict', '--yes', '--api-key', server.write_key]
+    )
+    assert strict.exit_code == 1
+    assert strict.stderr.startswith("Error: 'demo_limit', label 'production', does not fit the type in code: ")
+    assert _server_config(server).variables['demo_limit'].labels == {}
+
+
 def test_push_types(app: Flask, server: RunningServer) -> None:
     result = app.test_cli_runner().invoke(
         args=['vars', 'push-types', '--type', 'flaskdemo:DemoSettings', '--yes', '--api-key', server.write_key]

@@ -76,6 +76,8 @@ def main(argv: list[str]) -> int:
         'REMOTEVARS_SUITE_LISTS': str(HERE),
         'PYDANTIC_DISABLE_PLUGINS': '__all__',
     }
+    if not argv:
+        env['REMOTEVARS_SUITE_WHOLE'] = '1'
     command = [sys.executable, '-m', 'pytest', '--rootdir', str(tests), '-c', str(tests / 'pytest.ini'), *FILES, *argv]
     return subprocess.run(command, cwd=tests, env=env, check=False).returncode
 

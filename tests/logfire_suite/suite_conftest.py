@@ -2,7 +2,8 @@
 
 Replaces the SDK's own conftest (which sets up OpenTelemetry exporters): ``config_kwargs`` is empty and
 every test starts from a fresh default instance. Tests listed in ``not_applicable.txt`` are deselected;
-those in ``known_differences.txt`` are marked strict xfail (each explained in docs/compatibility.md).
+those in ``known_differences.txt`` are marked strict xfail (each explained in docs/compatibility.md). In a
+whole run (run.py without arguments), an entry that names no test fails the run.
 """
 
 from __future__ import annotations
@@ -34,6 +35,12 @@ def _listed(nodeid: str, patterns: list[str]) -> bool:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     skipped = _patterns('not_applicable.txt')
     different = _patterns('known_differences.txt')
+    if os.environ.get('REMOTEVARS_SUITE_WHOLE'):
+        # A whole run: an entry that names no collected test is stale (renamed or removed upstream).
+        nodeids = [item.nodeid for item in items]
+        stale = [p for p in (*skipped, *different) if not any(_listed(nodeid, [p]) for nodeid in nodeids)]
+        if stale:
+            raise pytest.UsageError(f'tests/logfire_suite lists name tests that do not exist: {stale}')
     kept, deselected = [], []
     for item in items:
         if _listed(item.nodeid, skipped):

@@ -1,62 +1,37 @@
-"""The remote provider: configs fetched over HTTP, refreshed at once on server-sent events.
+"""The remote provider: configs fetched over HTTP, refreshed at once by the server's update stream.
 
-Two daemon threads per provider (contract §5, with the reference's sharp edges of §9 fixed):
-
-- the *poller* fetches ``GET /v1/variables/`` at start, then every ``polling_interval`` (±10 % jitter)
-  with ``If-None-Match``, and whenever the stream says something changed; events arriving while a
-  fetch runs are coalesced into one more fetch. After a failure it retries sooner (1 s, 2 s, 4 s...
-  up to the polling interval) so a server that comes back is noticed quickly;
-- the *stream* thread holds ``GET /v1/variable-updates/`` (httpx-sse) with a read timeout
-  (``sse_read_timeout``), so a half-open connection is noticed (§9.20); it reconnects with exponential
-  backoff and jitter (1 s doubling to 60 s, reset once a stream stayed up), and every (re)connection
-  triggers a fetch to catch up on what was missed. ``data:`` that is not a JSON object is ignored
-  (§9.20). An event costs one fetch, not two (§9.21): the reference always fetches again ~2 s later
-  in case the server's read path lags behind its events; here that follow-up is made only when the
-  fetch an event caused found nothing new (304), the one case where a lagging read path can hide it.
-
-Events of ``remotevars serve`` carry the changed variables (docs/server.md, "update stream"): when an
-event's ``previous_etag`` is the ETag of the config held, its ``changes`` are applied at once through
-``ConfigSink.apply_changes`` and its ``etag`` adopted, with no fetch. Anything else (a plain event as
-Logfire sends, a gap in the ETag chain, no loaded config, an invalid variable, a fetch in progress)
-falls back to the coalesced full fetch, which stays the authority. With a ``cache_file``, the patched
-configuration is written to it (the last full body with the changes applied), so the file always
-holds what the process serves.
-
-A bad payload never replaces good data: HTTP errors, timeouts and unusable bodies keep the last good
-config, and the snapshot builder keeps the previous version of one malformed variable while the
-others update. Failures are logged at most once a minute, at warning level while a good config is
-served and the failure is transient, at error level once it lasts (5 failures or 5 minutes) or when
-the client only has code defaults. A 304 logs nothing.
-
-The first fetch is bounded by ``first_resolve_timeout`` (§9.18): it gets shortened timeouts, and when
-it fails the last good config saved in ``cache_file`` (if any) is served. A non-forced ``refresh()``
-skips the network when the last *attempt*, successful or not, is younger than the polling interval
-(§9.19). After ``fork()`` the child gets a new HTTP client, new locks and new threads, and never touches
-the parent's sockets (§9.22).
+``RemoteProvider`` coordinates three daemon threads: the poller (here) fetches ``GET /v1/variables/``
+at start, every ``polling_interval`` and whenever the stream announces a change; the update stream
+(:mod:`._stream`) applies the changes events carry; the watchdog (:mod:`._watchdog`) cuts a fetch
+past its deadline and a stream silent too long. The last good config is kept in a cache file
+(:mod:`._cache_file`) when one is configured. The behaviour users see is described in README.md
+("The remote provider") and docs/server.md ("The update stream").
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
-import os
 import random
-import socket
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 import httpx
-import msgspec
 
 from remotevars._api import VARIABLES_PATH, ApiClient, resolve_api_key, resolve_base_url
-from remotevars._errors import ApiError, ConfigPayloadError
+from remotevars._errors import ApiConnectionError, ApiError, ConfigPayloadError
 from remotevars.providers._base import ConfigSink, ProviderStatus, VariableProvider
+from remotevars.providers._cache_file import CacheFile
+from remotevars.providers._failure_log import FailureLog
+from remotevars.providers._stream import (
+    PushedChanges,
+    UpdateStream,
+    is_change_event,
+    patch_config_body,
+    pushed_changes,
+)
+from remotevars.providers._watchdog import Watchdog
 
 if TYPE_CHECKING:
     from httpx_sse import ServerSentEvent
@@ -64,154 +39,26 @@ if TYPE_CHECKING:
     from remotevars._options import VariablesOptions
     from remotevars._snapshot import VariableIssue
 
-__all__ = ['RemoteProvider']
+__all__ = ['RemoteProvider', 'next_poll_delay']
 
 logger = logging.getLogger('remotevars.remote')
 
-#: Stream reconnection: the first delay, its cap, and how long a stream must stay up to count as healthy.
-STREAM_BACKOFF_INITIAL: Final = 1.0
-STREAM_BACKOFF_MAX: Final = 60.0
-STREAM_HEALTHY_AFTER: Final = 5.0
-#: Events that mean "the configuration changed" (any other event, and non-object data, is ignored).
-CHANGE_EVENTS: Final = frozenset({'created', 'updated', 'deleted'})
 #: When an announced change is not visible yet (304), fetch once more after this many seconds.
 FOLLOW_UP_DELAY: Final = 2.0
+#: The watchdog deadline of a fetch.
+_FETCH: Final = 'fetch'
 
 FetchOutcome = Literal['changed', 'not_modified', 'failed']
-
-
-class _PushedChange(msgspec.Struct):
-    event: str
-    name: str
-    variable: msgspec.Raw = msgspec.Raw()  # the read shape, undecoded; empty when absent
-
-
-class _PushedUpdate(msgspec.Struct):
-    etag: str | None = None
-    previous_etag: str | None = None
-    changes: list[_PushedChange] | None = None
-
-
-_PUSHED_DECODER: Final = msgspec.json.Decoder(_PushedUpdate)
-
-
-@dataclass(frozen=True)
-class PushedChanges:
-    """The changes an update-stream event carries: the ETags it goes from and to, and the variables.
-
-    ``variables`` maps each name to its read-shape JSON, or None when it was deleted (the argument of
-    ``ConfigSink.apply_changes``).
-    """
-
-    previous_etag: str
-    etag: str
-    variables: dict[str, bytes | None]
-
-
-def pushed_changes(data: str) -> PushedChanges | None:
-    """Return the changes carried by an event's ``data``, or None when it carries none usable.
-
-    None for plain events (``{"event", "name"}`` only), data that is not the documented shape, an
-    unknown change kind, or a created/updated change without its ``variable``: the caller fetches.
-    """
-    try:
-        update = _PUSHED_DECODER.decode(data)
-    except msgspec.DecodeError:
-        return None
-    if update.etag is None or update.previous_etag is None or not update.changes:
-        return None
-    variables: dict[str, bytes | None] = {}
-    for change in update.changes:
-        if change.event == 'deleted':
-            variables[change.name] = None
-        elif change.event in CHANGE_EVENTS and len(change.variable):
-            variables[change.name] = bytes(change.variable)
-        else:
-            return None
-    return PushedChanges(update.previous_etag, update.etag, variables)
-
-
-def patch_config_body(body: bytes, variables: dict[str, bytes | None]) -> bytes:
-    """Return the config ``body`` (read shape) with ``variables`` replaced (JSON) or removed (None).
-
-    Raises ValueError when ``body`` or a variable is not valid JSON or ``body`` has no variables object.
-    """
-    document = json.loads(body)
-    target = document.get('variables') if isinstance(document, dict) else None
-    if not isinstance(target, dict):
-        raise ValueError('the config has no "variables" object')
-    for name, raw in variables.items():
-        if raw is None:
-            target.pop(name, None)
-        else:
-            target[name] = json.loads(raw)
-    return json.dumps(document, separators=(',', ':')).encode()
-
 
 # Objects of a parent process that a forked child must keep alive but never use: closing or shutting
 # down their sockets in the child would break the parent's connections.
 _ABANDONED_IN_CHILD: list[object] = []
 
 
-@dataclass
-class FailureLog:
-    """When and how loudly to log a run of consecutive failures (pure: the caller passes the time).
-
-    The first failure is logged; repeats at most every ``repeat_every`` seconds, except that a rise in
-    level (warning to error) is logged at once. A failure is an error when it is serious, or once the
-    run reaches ``escalate_count`` failures or lasts ``escalate_seconds``.
-    """
-
-    repeat_every: float = 60.0
-    escalate_count: int = 5
-    escalate_seconds: float = 300.0
-    consecutive: int = 0
-    first_at: float | None = None
-    last_logged_at: float | None = None
-    last_level: int = logging.NOTSET
-
-    def failure(self, now: float, *, serious: bool) -> int | None:
-        """Record a failure; return the logging level to log it at, or None to stay quiet."""
-        self.consecutive += 1
-        if self.first_at is None:
-            self.first_at = now
-        lasting = self.consecutive >= self.escalate_count or now - self.first_at >= self.escalate_seconds
-        level = logging.ERROR if serious or lasting else logging.WARNING
-        if self.last_logged_at is None or level > self.last_level or now - self.last_logged_at >= self.repeat_every:
-            self.last_logged_at = now
-            self.last_level = level
-            return level
-        return None
-
-    def success(self) -> int:
-        """Record a success; return how many consecutive failures it ends (0: none)."""
-        ended = self.consecutive
-        self.consecutive = 0
-        self.first_at = None
-        self.last_logged_at = None
-        self.last_level = logging.NOTSET
-        return ended
-
-
 def next_poll_delay(interval: float, consecutive_failures: int, rng: random.Random) -> float:
     """Return the wait before the next fetch: the interval (±10 %), or a shorter backoff after failures."""
     base = interval if consecutive_failures == 0 else min(interval, 2.0 ** min(consecutive_failures - 1, 16))
     return base * rng.uniform(0.9, 1.1)
-
-
-def is_change_event(event: ServerSentEvent) -> bool:
-    """Return whether an SSE event announces a config change: its data is a JSON object naming one.
-
-    The event type may also be given by the SSE ``event:`` field. Data that is not a JSON object (for
-    instance ``data: 1``) is ignored rather than treated as a broken stream.
-    """
-    try:
-        data = json.loads(event.data)
-    except ValueError:
-        return False
-    if not isinstance(data, dict):
-        return False
-    return data.get('event') in CHANGE_EVENTS or event.event in CHANGE_EVENTS
 
 
 class RemoteProvider(VariableProvider):
@@ -234,7 +81,7 @@ class RemoteProvider(VariableProvider):
         self._api_key = api_key
         self._options = options
         self._interval = options.polling_seconds
-        self._cache_path = Path(options.cache_file) if options.cache_file is not None else None
+        self._cache = CacheFile(options.cache_file) if options.cache_file is not None else None
         self._source = self._base_url + VARIABLES_PATH
         self._clock = clock
         self._rng = rng or random.Random()
@@ -244,31 +91,27 @@ class RemoteProvider(VariableProvider):
         # What the next fetch sends, and what status() reports.
         self._etag: str | None = None
         self._have_config = False
+        self._cache_rejected: str | None = None  # why the cache file was last ignored (said once)
         self._last_attempt: float | None = None
         self._last_refresh: float | None = None
         self._connected: bool | None = None
-        self._stream_connected: bool | None = None
         self._last_error: str | None = None
         self._failures = FailureLog()
-        # Polling covers a missing stream, so its failures stay warnings, repeated every 10 minutes.
-        self._stream_failures = FailureLog(repeat_every=600.0, escalate_count=2**31, escalate_seconds=float('inf'))
-        self._stream_back_announced = False
         self._change_announced = False  # an event announced a change the poller has not fetched yet
         self._issues_logged: dict[str, str] = {}
-        # With a cache file: the body of the config held (deltas applied), and the last one written.
-        self._cache_body: bytes | None = None
-        self._cache_written: bytes | None = None
         self._api: ApiClient | None = None
-        self._stream_response: httpx.Response | None = None
+        self._stream: UpdateStream | None = None
         self._poller: threading.Thread | None = None
         self._streamer: threading.Thread | None = None
         self._new_sync_primitives()
 
     def _new_sync_primitives(self) -> None:
         self._fetch_lock = threading.Lock()  # one fetch (or one pushed update) at a time
-        self._cache_lock = threading.Lock()  # one cache-file write at a time
         self._wake = threading.Event()  # set: the poller should fetch now
         self._stop = threading.Event()
+        self._watchdog = Watchdog('remotevars-remote-watchdog')
+        if self._cache is not None:
+            self._cache.new_lock_after_fork()
 
     def __repr__(self) -> str:
         return f'<RemoteProvider {self._source}>'
@@ -285,43 +128,66 @@ class RemoteProvider(VariableProvider):
         self._start_threads(first=True)
 
     def _new_api(self) -> ApiClient:
-        return ApiClient(self._base_url, self._api_key, timeout=self._options.timeout, transport=self._transport)
+        options = self._options
+        return ApiClient(
+            self._base_url,
+            self._api_key,
+            timeout=options.timeout,
+            max_body_bytes=options.max_config_bytes,
+            transport=self._transport,
+        )
 
     def _start_threads(self, *, first: bool) -> None:
+        self._watchdog.start()
         self._poller = threading.Thread(
             target=self._run_poller, args=(first,), name='remotevars-remote-poll', daemon=True
         )
         self._poller.start()
         if self._options.sse:
-            self._stream_connected = False
-            self._streamer = threading.Thread(target=self._run_stream, name='remotevars-remote-sse', daemon=True)
+            self._stream = UpdateStream(
+                self._new_api,
+                self._options,
+                source=self._base_url,
+                stop=self._stop,
+                watchdog=self._watchdog,
+                on_open=self._request_fetch,
+                on_event=self._on_event,
+                clock=self._clock,
+                rng=self._rng,
+            )
+            self._streamer = threading.Thread(target=self._stream.run, name='remotevars-remote-sse', daemon=True)
             self._streamer.start()
 
     def shutdown(self, timeout: float = 1.0) -> None:
-        """Stop both threads within ``timeout`` seconds; idempotent; nothing is delivered afterwards.
+        """Stop all threads within ``timeout`` seconds; idempotent; nothing is delivered afterwards.
 
-        The stream's socket is shut down to wake its blocked read. A fetch already waiting on an
-        unresponsive server ends by its own timeout in the background (its thread is a daemon).
+        The connections of a fetch in progress and of the stream are cut, so no thread stays blocked
+        on the network.
         """
         deadline = time.monotonic() + timeout
         self._stop.set()
         self._wake.set()
-        self._interrupt_stream()
+        if self._api is not None:
+            self._api.cut()
+        if self._stream is not None:
+            self._stream.interrupt()
         for thread in (self._poller, self._streamer):
             if thread is not None and thread is not threading.current_thread():
                 thread.join(max(0.0, deadline - time.monotonic()))
+        self._watchdog.stop(max(0.0, deadline - time.monotonic()))
         if not self._started and self._api is not None:  # pragma: no cover - only if start() failed midway
             self._api.close()
 
     def after_fork_in_child(self) -> None:
-        """Give a forked child its own HTTP client, locks and threads (a stopped provider stays stopped)."""
-        # The parent's client and stream share sockets with the parent: keep them referenced (so no
-        # finaliser closes them) and never touch them again.
-        _ABANDONED_IN_CHILD.extend(obj for obj in (self._api, self._stream_response) if obj is not None)
-        self._stream_response = None
+        """Give a forked child its own HTTP clients, locks and threads (a stopped provider stays stopped)."""
+        # The parent's clients share sockets with the parent: keep them referenced (so no finaliser
+        # closes them) and never touch them again.
+        stream_api = self._stream.abandon() if self._stream is not None else None
+        _ABANDONED_IN_CHILD.extend(obj for obj in (self._api, stream_api) if obj is not None)
         stopped = self._stop.is_set()
         self._new_sync_primitives()
         self._poller = self._streamer = None
+        self._stream = None
         if not self._started or stopped:
             self._api = None
             self._stop.set()
@@ -349,7 +215,7 @@ class RemoteProvider(VariableProvider):
             kind='remote',
             source=self._source,
             connected=self._connected,
-            stream_connected=self._stream_connected,
+            stream_connected=self._stream.connected if self._stream is not None else None,
             last_refresh=self._last_refresh,
             last_error=self._last_error,
         )
@@ -359,10 +225,9 @@ class RemoteProvider(VariableProvider):
     def _run_poller(self, first: bool) -> None:
         follow_up_at: float | None = None
         try:
-            if first:
-                self._first_fetch()
-            else:
-                self._fetch()
+            self._fetch(first=first)
+            if first and self._sink is not None:
+                self._sink.first_attempt_done()
             while not self._stop.is_set():
                 delay = next_poll_delay(self._interval, self._failures.consecutive, self._rng)
                 if follow_up_at is not None:
@@ -376,6 +241,7 @@ class RemoteProvider(VariableProvider):
                     follow_up_at = None
                 outcome = self._fetch()
                 if announced and outcome == 'not_modified':
+                    # The event was seen before the server's read path showed the change: look again.
                     follow_up_at = self._clock() + FOLLOW_UP_DELAY
         except Exception:  # pragma: no cover - a bug must not end updates silently
             logger.exception('The remotevars polling thread stopped unexpectedly')
@@ -385,60 +251,74 @@ class RemoteProvider(VariableProvider):
                 if api is not None:
                     api.close()
 
-    def _first_fetch(self) -> None:
-        outcome = self._fetch(first=True)
-        if outcome == 'failed' and not self._stop.is_set():
-            self._load_cache()
-        if self._sink is not None:
-            self._sink.first_attempt_done()
-
-    def _first_timeouts(self) -> tuple[float, float] | None:
-        # The client stops waiting for the first config at first_resolve_timeout; give the first
-        # request a budget within it so that, if it fails, the cache is still served in time.
+    def _limits(self, first: bool) -> tuple[tuple[float, float] | None, float]:
+        """Return the timeouts ``(connect, read)`` of a fetch (None: the client's) and its deadline."""
         options = self._options
-        if not options.block_before_first_resolve or options.first_resolve_timeout <= 0:
-            return None
-        budget = max(0.1, 0.45 * options.first_resolve_timeout)
-        connect, read = options.timeout
-        return min(connect, budget), min(read, budget)
+        if first and options.block_before_first_resolve and options.first_resolve_timeout > 0:
+            # The client stops waiting for the first config at first_resolve_timeout; give the first
+            # request a budget within it so that, if it fails, the cache is still served in time.
+            budget = min(options.fetch_deadline, max(0.1, 0.45 * options.first_resolve_timeout))
+            connect, read = options.timeout
+            return (min(connect, budget), min(read, budget)), budget
+        return None, options.fetch_deadline
 
     def _fetch(self, *, first: bool = False) -> FetchOutcome:
-        """Fetch once and deliver a changed config; return what came of it."""
+        """Fetch once and deliver a changed config; return what came of it.
+
+        While no config was ever fetched, a failure serves the cache file (if any).
+        """
         with self._fetch_lock:
-            api, sink = self._api, self._sink
-            if self._stop.is_set() or api is None or sink is None:
-                return 'failed'
-            self._last_attempt = self._clock()
-            try:
-                result = api.fetch_config(self._etag, timeout=self._first_timeouts() if first else None)
-            except ApiError as exc:
-                self._on_failure(exc, serious=not exc.transient)
-                return 'failed'
-            except Exception as exc:  # a bug below us must not stop the updates
-                self._on_failure(exc, serious=True, unexpected=True)
-                return 'failed'
-            if result.not_modified:
-                self._on_success()
-                return 'not_modified'
-            if self._stop.is_set():
-                return 'failed'
-            body = result.body or b''
-            try:
-                issues = sink.apply(body, source=self._source)
-            except ConfigPayloadError as exc:
-                self._on_failure(exc, serious=False)
-                return 'failed'
-            except Exception as exc:
-                self._on_failure(exc, serious=True, unexpected=True)
-                return 'failed'
-            self._etag = result.etag
-            self._have_config = True
-            if self._cache_path is not None:
-                self._cache_body = body
+            outcome, issues = self._fetch_and_apply(first)
+            if outcome == 'failed' and not self._have_config and not self._stop.is_set():
+                self._load_cache()
+        if issues is not None:
+            self._report_issues(issues)
+        if outcome == 'changed':
+            self._save_cache()
+        return outcome
+
+    def _fetch_and_apply(self, first: bool) -> tuple[FetchOutcome, list[VariableIssue] | None]:
+        # Called with the fetch lock held.
+        api, sink = self._api, self._sink
+        if self._stop.is_set() or api is None or sink is None:
+            return 'failed', None
+        self._last_attempt = self._clock()
+        timeouts, deadline = self._limits(first)
+        self._watchdog.arm(_FETCH, deadline, api.cut)
+        try:
+            result = api.fetch_config(self._etag, timeout=timeouts)
+        except Exception as exc:
+            self._fetch_failed(exc, cut=self._watchdog.disarm(_FETCH), deadline=deadline)
+            return 'failed', None
+        self._watchdog.disarm(_FETCH)
+        if result.not_modified:
             self._on_success()
-        self._report_issues(issues)
-        self._save_cache()
-        return 'changed'
+            return 'not_modified', None
+        if self._stop.is_set():
+            return 'failed', None
+        body = result.body or b''
+        try:
+            issues = sink.apply(body, source=self._source)
+        except ConfigPayloadError as exc:
+            self._on_failure(exc, serious=False)
+            return 'failed', None
+        except Exception as exc:
+            self._on_failure(exc, serious=True, unexpected=True)
+            return 'failed', None
+        self._etag = result.etag
+        self._have_config = True
+        if self._cache is not None:
+            self._cache.hold(body)
+        self._on_success()
+        return 'changed', issues
+
+    def _fetch_failed(self, exc: Exception, *, cut: bool, deadline: float) -> None:
+        if cut:  # the watchdog ended it: say so rather than how the cut connection failed
+            exc = ApiConnectionError(f'GET {VARIABLES_PATH}: no complete answer within {deadline:g} s; abandoned')
+        if isinstance(exc, ApiError):
+            self._on_failure(exc, serious=not exc.transient)
+        else:  # a bug below us must not stop the updates
+            self._on_failure(exc, serious=True, unexpected=True)
 
     def _apply_pushed(self, pushed: PushedChanges) -> bool:
         """Apply the changes an event carries if they follow the config held; return whether they were.
@@ -469,11 +349,12 @@ class RemoteProvider(VariableProvider):
                 return False
             self._etag = pushed.etag
             self._last_refresh = time.time()
-            if self._cache_body is not None:
+            held = self._cache.held if self._cache is not None else None
+            if self._cache is not None and held is not None:
                 try:
-                    self._cache_body = patch_config_body(self._cache_body, pushed.variables)
+                    self._cache.hold(patch_config_body(held, pushed.variables))
                 except ValueError:
-                    self._cache_body = None  # cannot happen with a body the sink accepted; stop writing
+                    self._cache.hold(None)  # cannot happen with a body the sink accepted; stop writing
         finally:
             self._fetch_lock.release()
         self._save_cache()
@@ -520,113 +401,31 @@ class RemoteProvider(VariableProvider):
                 )
         self._issues_logged = current
 
-    # -- the last-good cache file ------------------------------------------------------------------
+    # -- the cache file ----------------------------------------------------------------------------
 
     def _save_cache(self) -> None:
-        # Writes the body held *now*, under its own lock: whichever thread writes last writes the latest.
-        path = self._cache_path
-        if path is None:
-            return
-        with self._cache_lock:
-            body = self._cache_body
-            if body is None or body is self._cache_written:
-                return
-            self._write_cache(path, body)
-            self._cache_written = body
-
-    def _write_cache(self, path: Path, body: bytes) -> None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
-            try:
-                with os.fdopen(fd, 'wb') as file:
-                    file.write(body)
-                    file.flush()
-                    os.fsync(file.fileno())
-                os.replace(tmp, path)  # readers see the old file or the new one, never half of one
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
-        except OSError as exc:
-            logger.warning('Cannot write the variables cache file %s: %s', path, exc)
+        if self._cache is not None:
+            self._cache.save()
 
     def _load_cache(self) -> None:
-        path, sink = self._cache_path, self._sink
-        if path is None or sink is None:
+        cache, sink = self._cache, self._sink
+        if cache is None or sink is None:
+            return
+        data = cache.read()
+        if data is None:
             return
         try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            return
-        except OSError as exc:
-            logger.warning('Cannot read the variables cache file %s: %s', path, exc)
-            return
-        try:
-            issues = sink.apply(data, source=f'cache file {path}', from_cache=True)
+            issues = sink.apply(data, source=f'cache file {cache.path}', from_cache=True)
         except ConfigPayloadError as exc:
-            logger.warning('Ignoring the variables cache file %s: %s', path, exc)
+            if str(exc) != self._cache_rejected:  # tried again on each failed fetch: say it once
+                self._cache_rejected = str(exc)
+                logger.warning('Ignoring the variables cache file %s: %s', cache.path, exc)
             return
         self._have_config = True
-        logger.warning('Serving the last good variables config from %s until %s answers', path, self._source)
+        logger.warning('Serving the last good variables config from %s until %s answers', cache.path, self._source)
         self._report_issues(issues)
 
-    # -- the update stream -------------------------------------------------------------------------
-
-    def _run_stream(self) -> None:
-        api = self._new_api()
-        delay = STREAM_BACKOFF_INITIAL
-        try:
-            while not self._stop.is_set():
-                opened_at: float | None = None
-                try:
-                    with api.updates_stream(self._options.sse_read_timeout) as source:
-                        self._stream_response = source.response
-                        if self._stop.is_set():  # shutdown raced with the connection
-                            break
-                        opened_at = self._clock()
-                        self._stream_connected = True
-                        if self._stream_failures.last_level and not self._stream_back_announced:
-                            self._stream_back_announced = True
-                            logger.info('Variable update stream from %s connected again', self._base_url)
-                        self._request_fetch()  # catch up on anything missed while disconnected
-                        for event in source.iter_sse():
-                            self._on_event(event)
-                    error = 'the server closed the stream'
-                except ApiError as exc:
-                    error = str(exc)
-                except Exception as exc:  # the stream must survive anything a server sends
-                    error = f'{type(exc).__name__}: {exc}'
-                finally:
-                    self._stream_response = None
-                    self._stream_connected = False
-                if self._stop.is_set():
-                    break
-                delay = self._after_stream_ended(opened_at, delay, error)
-                if self._stop.wait(delay * self._rng.uniform(0.5, 1.0)):
-                    break
-                delay = min(delay * 2, STREAM_BACKOFF_MAX)
-        finally:
-            api.close()
-
-    def _after_stream_ended(self, opened_at: float | None, delay: float, error: str) -> float:
-        """Log the end of a stream attempt; return the base delay before the next one."""
-        if opened_at is not None and self._clock() - opened_at >= STREAM_HEALTHY_AFTER:
-            # A stream that stayed up ending (a server restart, a proxy's connection lifetime) is
-            # routine: reconnect after the first delay and say nothing above debug level.
-            self._stream_failures.success()
-            logger.debug('Variable update stream ended (%s); reconnecting', error)
-            return STREAM_BACKOFF_INITIAL
-        level = self._stream_failures.failure(self._clock(), serious=False)
-        if level is not None:
-            self._stream_back_announced = False
-            logger.log(
-                level,
-                'Variable update stream from %s unavailable (%s); polling meanwhile, reconnecting with backoff',
-                self._base_url,
-                error,
-            )
-        return delay
+    # -- the update stream's events ----------------------------------------------------------------
 
     def _on_event(self, event: ServerSentEvent) -> None:
         pushed = pushed_changes(event.data)
@@ -638,15 +437,3 @@ class RemoteProvider(VariableProvider):
 
     def _request_fetch(self) -> None:
         self._wake.set()
-
-    def _interrupt_stream(self) -> None:
-        # Shutting the socket down wakes the stream thread's blocked read at once (closing it from
-        # another thread would not); the thread then closes everything itself.
-        response = self._stream_response
-        if response is None:
-            return
-        stream: Any = response.extensions.get('network_stream')
-        sock = stream.get_extra_info('socket') if stream is not None else None
-        if isinstance(sock, socket.socket):
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)

@@ -211,7 +211,8 @@ class _Api:
             events(),
             ping=self.keepalive_interval,
             ping_message_factory=lambda: ServerSentEvent(comment='keepalive', sep='\n'),
-            headers={'Cache-Control': 'no-cache'},
+            # Clients bound the silence they accept to a few periods (a half-open stream is noticed).
+            headers={'Cache-Control': 'no-cache', 'X-Remotevars-Keepalive': f'{self.keepalive_interval:g}'},
             sep='\n',
         )
 

@@ -1,90 +1,51 @@
-"""``logfire.Logfire`` of the shim: a remotevars ``Client`` behind the SDK's variables methods."""
+"""``logfire.Logfire`` of the shim: a remotevars ``Client`` for reads, and a provider for the workflows.
+
+Reads go through the client (configured with remotevars' ``LocalVariablesOptions``); push, validate,
+push-types and the config workflows go, as in the SDK, to ``config.get_variable_provider()``, an
+in-memory provider running remotevars' workflow functions (``logfire.variables.local``).
+"""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from typing import Any
 
 import remotevars
-from remotevars._api import config_to_api_body
-from remotevars.config import VariableConfig, VariablesConfig
-
-
-class InMemoryApi:
-    """The subset of ``remotevars._api.ApiClient`` the workflows use, over an in-memory config."""
-
-    def __init__(self, config: VariablesConfig | None = None) -> None:
-        self.config = config if config is not None else VariablesConfig(variables={})
-        self.types: dict[str, Any] = {}
-
-    def list_variables(self) -> VariablesConfig:
-        return self.config.model_copy(deep=True)
-
-    def _put(self, config: VariableConfig) -> None:
-        # Round-trip through the write body, as a server would store it.
-        body = config_to_api_body(config)
-        stored = config.model_copy(deep=True)
-        stored.template_inputs_schema = body.get('template_inputs_schema', config.template_inputs_schema)
-        self.config.variables[config.name] = stored
-
-    def bulk_write(self, upsert: Sequence[VariableConfig], delete: Sequence[str]) -> None:
-        for config in upsert:
-            self._put(config)
-        for name in delete:
-            self.config.variables.pop(name, None)
-
-    def create_variable(self, config: VariableConfig) -> VariableConfig:
-        self._put(config)
-        return config
-
-    def update_variable(self, name: str, config: VariableConfig) -> VariableConfig:
-        self._put(config)
-        return config
-
-    def delete_variable(self, name: str) -> None:
-        self.config.variables.pop(name, None)
-
-    def list_variable_types(self) -> dict[str, Any]:
-        return dict(self.types)
-
-    def upsert_variable_type(self, variable_type: Any) -> Any:
-        self.types[variable_type.name] = variable_type
-        return variable_type
+from remotevars.config import VariablesConfig
 
 
 class LogfireConfig:
-    """What tests read from ``logfire_instance.config``."""
+    """What tests read from ``logfire_instance.config``: the variables options and the provider."""
 
-    def __init__(self, owner: Logfire, variables: Any) -> None:
-        self._owner = owner
+    def __init__(self, variables: Any) -> None:
         self.variables = variables
+        self._variable_provider: Any = None
 
     def get_variable_provider(self) -> Any:
-        from logfire.variables.local import LocalVariableProvider
-
-        return LocalVariableProvider(self._owner._api.config, client=self._owner._client)
+        return self._variable_provider
 
 
 class Logfire:
     """One configured instance: a client (config + registry) and the workflow methods."""
 
-    def __init__(self, variables: Any = None, *, share_with: Logfire | None = None) -> None:
-        self._client = remotevars.Client(share_variables_with=share_with._client if share_with is not None else None)
-        self._api = InMemoryApi()
-        self.config = LogfireConfig(self, variables)
+    def __init__(self, variables: Any = None) -> None:
+        self._client = remotevars.Client()
+        self.config = LogfireConfig(variables)
         self._configure(variables)
 
     def _configure(self, variables: Any) -> None:
         from logfire._internal.config import LocalVariablesOptions
+        from logfire.variables.local import LocalVariableProvider
 
         self.config.variables = variables
+        config = VariablesConfig(variables={})
         if isinstance(variables, LocalVariablesOptions):
-            config = variables.config
-            self._api = InMemoryApi(config if isinstance(config, VariablesConfig) else None)
+            if isinstance(variables.config, VariablesConfig):
+                config = variables.config
             self._client.configure(variables.to_remotevars())
         else:
             self._client.configure(None)
+        self.config._variable_provider = LocalVariableProvider(config)
 
     @property
     def _variables(self) -> dict[str, Any]:
@@ -94,7 +55,6 @@ class Logfire:
         sibling = Logfire.__new__(Logfire)
         sibling._client = remotevars.Client(share_variables_with=self._client)
         sibling._client.configure(self._client.options)
-        sibling._api = self._api
         sibling.config = self.config
         return sibling
 
@@ -110,44 +70,42 @@ class Logfire:
     def variables_clear(self) -> None:
         self._client.clear()
 
-    def _console(self) -> Any:
-        from remotevars.push import make_console
-
-        return make_console(sys.stdout, True, None, can_prompt=False)
+    def _local(self, variables: Sequence[Any] | None) -> list[Any]:
+        return self.variables_get() if variables is None else list(variables)
 
     def variables_push(
-        self, variables: Sequence[Any] | None = None, *, dry_run: bool = False, yes: bool = False, strict: bool = True
+        self,
+        variables: Sequence[Any] | None = None,
+        *,
+        dry_run: bool = False,
+        yes: bool = False,
+        strict: bool | None = None,
     ) -> bool:
-        from remotevars.push import run_push
+        from logfire.variables.abstract import STRICT_PUSH
 
-        local = self.variables_get() if variables is None else list(variables)
-        return run_push(local, self._api, self._console(), dry_run=dry_run, yes=yes, strict=strict).ok  # type: ignore[arg-type]
+        strict = STRICT_PUSH if strict is None else strict
+        provider = self.config.get_variable_provider()
+        return provider.push_variables(self._local(variables), dry_run=dry_run, yes=yes, strict=strict)
 
     def variables_validate(self, variables: Sequence[Any] | None = None) -> Any:
-        from remotevars._plan import ValidationReport, validate_report
-
-        local = self.variables_get() if variables is None else list(variables)
-        if not local:
-            return ValidationReport([], 0, [])
-        return validate_report(local, self._api.list_variables())
+        return self.config.get_variable_provider().validate_variables(self._local(variables))
 
     def variables_push_types(
-        self, types: Sequence[Any], *, dry_run: bool = False, yes: bool = False, strict: bool = True
+        self, types: Sequence[Any], *, dry_run: bool = False, yes: bool = False, strict: bool | None = None
     ) -> bool:
-        from remotevars.push import run_push_types
+        from logfire.variables.abstract import STRICT_PUSH_TYPES
 
-        return run_push_types(types, self._api, self._console(), dry_run=dry_run, yes=yes, strict=strict).ok  # type: ignore[arg-type]
+        strict = STRICT_PUSH_TYPES if strict is None else strict
+        provider = self.config.get_variable_provider()
+        return provider.push_variable_types(types, dry_run=dry_run, yes=yes, strict=strict)
 
     def variables_build_config(self, variables: Sequence[Any] | None = None) -> VariablesConfig:
-        local = self.variables_get() if variables is None else list(variables)
-        return VariablesConfig.from_variables(local)
+        return remotevars.variables_build_config(self._local(variables))
 
     def variables_pull_config(self) -> VariablesConfig:
-        return self._api.list_variables()
+        return self.config.get_variable_provider().pull_config()
 
     def variables_push_config(
         self, config: VariablesConfig, *, mode: str = 'merge', dry_run: bool = False, yes: bool = False
     ) -> bool:
-        from remotevars.push import run_push_config
-
-        return run_push_config(config, self._api, self._console(), mode=mode, dry_run=dry_run, yes=yes).ok  # type: ignore[arg-type]
+        return self.config.get_variable_provider().push_config(config, mode=mode, dry_run=dry_run, yes=yes)

@@ -1,4 +1,7 @@
-"""``logfire.variables.composition``: remotevars' composition functions under the SDK's names."""
+"""``logfire.variables.composition``: remotevars' composition functions under the SDK's names.
+
+``_walk_references`` (the SDK's walk of a decoded value for references) is remotevars' ``_scan``.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from remotevars._compose import (
     find_references,
     find_references_and_errors,
 )
+from remotevars._compose import _scan as _walk_references
 from remotevars._errors import VariableCompositionCycleError, VariableCompositionError
 
 
@@ -21,6 +25,7 @@ __all__ = [
     'ComposedReference',
     'VariableCompositionCycleError',
     'VariableCompositionError',
+    '_walk_references',
     'expand_references',
     'find_references',
     'find_references_and_errors',

@@ -1,4 +1,4 @@
-"""``logfire.variables.template_validation``: remotevars' template field checks under the SDK's names."""
+"""``logfire.variables.template_validation``: remotevars' template field checks and cycle detection, SDK names."""
 
 from __future__ import annotations
 
@@ -25,8 +25,24 @@ def validate_template_composition(
     )
 
 
-def detect_composition_cycles(*args: Any, **kwargs: Any) -> Any:
-    raise NotImplementedError('a Logfire backend helper remotevars does not have (push checks the whole graph)')
+def detect_composition_cycles(
+    variable_name: str, new_references: set[str], get_all_references: Callable[[str], set[str]]
+) -> list[str] | None:
+    """The cycle (``[name, ..., name]``) that giving ``variable_name`` these references would close, or None.
+
+    The reference graph reachable from the new references, checked by remotevars' cycle detection (the
+    one push and validate use); only a cycle through ``variable_name`` counts.
+    """
+    from remotevars._reference_checks import _find_cycles
+
+    graph = {variable_name: sorted(new_references)}
+    pending = list(graph[variable_name])
+    while pending:
+        name = pending.pop()
+        if name not in graph:
+            graph[name] = sorted(get_all_references(name))
+            pending.extend(graph[name])
+    return next((cycle for cycle in _find_cycles(graph) if cycle[0] == variable_name), None)
 
 
 __all__ = [
