@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 from click.testing import CliRunner
 
@@ -338,6 +337,8 @@ def test_readiness_follows_the_database_and_a_reconnected_instance_catches_up(
 
 
 def test_postgres_migrations_run_once_and_a_newer_schema_is_refused(postgres_url: str) -> None:
+    import psycopg
+
     from remotevars.server._postgres import MIGRATIONS, PostgresStore
 
     stores: list[PostgresStore] = []
