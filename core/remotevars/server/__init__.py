@@ -2,14 +2,16 @@
 
 Needs the ``server`` extra (starlette, uvicorn, sse-starlette, jsonschema-rs; httptools and uvloop, which
 uvicorn uses when installed, make it faster). :func:`create_app` builds the ASGI app over a
-:class:`Store` (:class:`SQLiteStore` by default); :class:`Operations` are the write operations it
-serves; :func:`make_server` wraps the app in a uvicorn server that closes SSE streams on shutdown.
+:class:`Store`: :func:`open_store` opens a SQLite file (:class:`SQLiteStore`) or, with the ``postgres``
+extra, a PostgreSQL URL (``remotevars.server._postgres.PostgresStore``); :class:`Operations` are the write
+operations it serves; :func:`make_server` wraps the app in a uvicorn server that closes SSE streams on shutdown.
 """
 
 from __future__ import annotations
 
 from remotevars.server._app import create_app
 from remotevars.server._auth import ApiKey
+from remotevars.server._open import open_store
 from remotevars.server._ops import Operations, Outcome, Target
 from remotevars.server._run import ServerWithStreams, make_server
 from remotevars.server._sqlite import SQLiteStore
@@ -26,4 +28,5 @@ __all__ = [
     'Target',
     'create_app',
     'make_server',
+    'open_store',
 ]

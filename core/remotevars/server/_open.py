@@ -16,6 +16,7 @@ __all__ = ['describe_db', 'is_postgres_url', 'migration_status', 'open_store']
 
 _POSTGRES_SCHEMES = ('postgresql://', 'postgres://')
 _PASSWORD = re.compile(r'^(?P<head>[a-z]+://[^:/@]*:)[^@]*(?P<at>@)')
+_PASSWORD_PARAMETER = re.compile(r'(?P<head>[?&]password=)[^&]*')
 
 
 def is_postgres_url(db: str | Path) -> bool:
@@ -25,7 +26,7 @@ def is_postgres_url(db: str | Path) -> bool:
 
 def describe_db(db: str | Path) -> str:
     """Return ``db`` as it may be shown in logs and messages: a URL's password replaced by ``***``."""
-    return _PASSWORD.sub(r'\g<head>***\g<at>', str(db))
+    return _PASSWORD_PARAMETER.sub(r'\g<head>***', _PASSWORD.sub(r'\g<head>***\g<at>', str(db)))
 
 
 def _missing_extra(exc: ModuleNotFoundError) -> ConfigurationError:

@@ -217,13 +217,13 @@ class PostgresStore:
                 open=False,
                 name='remotevars',
             )
-            self._pool.open(wait=True, timeout=10.0)
             try:
+                self._pool.open(wait=True, timeout=10.0)
                 with self._read() as reader:
                     self._db_id, revision = reader.meta()
                     self._feed = SnapshotFeed(build_snapshot(reader, self._db_id, revision))
             except BaseException:
-                self._pool.close()
+                self._pool.close()  # its threads would keep trying to connect
                 raise
 
     def close(self) -> None:
