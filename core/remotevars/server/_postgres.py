@@ -94,8 +94,9 @@ MIGRATIONS: tuple[Migration[psycopg.Cursor[Any]], ...] = (
 
 
 def _configure(conn: psycopg.Connection[Any]) -> None:
-    # Session-level (the connections are in autocommit mode): the tables live in our schema.
-    conn.execute(f'SET search_path TO {SCHEMA}')
+    # Session-level (the connections are in autocommit mode): the tables live in our schema, and a write
+    # waiting for the revision lock longer than this gives up (503) rather than holding a request forever.
+    conn.execute(f"SET search_path TO {SCHEMA}; SET lock_timeout = '{_LOCK_TIMEOUT}'")
 
 
 def _connect(conninfo: str) -> psycopg.Connection[Any]:
@@ -252,7 +253,6 @@ class PostgresStore:
         advance: Advance | None = None
         with self._write_lock, _storage_errors():
             with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-                cur.execute(f"SET LOCAL lock_timeout = '{_LOCK_TIMEOUT}'")
                 # Statements after the lock see every commit before it (READ COMMITTED takes a snapshot per statement).
                 cur.execute("SELECT value FROM meta WHERE key = 'revision' FOR UPDATE")
                 row = cur.fetchone()
