@@ -28,6 +28,7 @@ from uvicorn.supervisors import Multiprocess
 from remotevars._errors import RemoteVarsError
 from remotevars.server._app import create_app
 from remotevars.server._auth import ApiKey
+from remotevars.server._run import http_protocol
 
 __all__ = ['AppSettings', 'WorkerConfig', 'run_workers']
 
@@ -60,23 +61,32 @@ class AppSettings:
 
 
 class WorkerConfig(uvicorn.Config):
-    """A uvicorn config whose app is built, in the process that serves it, from :class:`AppSettings`."""
+    """A uvicorn config whose app is built, in the process that serves it, from :class:`AppSettings`.
+
+    The worker serves it as a single process would: same HTTP protocol (:func:`~._run.http_protocol`).
+    """
 
     def __init__(self, settings: AppSettings, **kwargs: Any) -> None:
-        # uvicorn wants an app reference; load_app() below is what produces the app.
+        # uvicorn wants an app reference; load() below builds the app and load_app() hands it over.
         super().__init__('remotevars.server:create_app', factory=True, **kwargs)
         self.settings = settings
+        self._app: Starlette | None = None
 
-    def load_app(self) -> Callable[[], Starlette]:
-        """Return the factory uvicorn calls (in the worker) to build the app."""
-        return self._build
-
-    def _build(self) -> Starlette:
+    def load(self) -> None:
+        """Build the app (in the worker, when its server starts), then let uvicorn load it."""
         try:
-            return self.settings.create_app()
+            self._app = self.settings.create_app()
         except RemoteVarsError as exc:
             logger.error('worker could not start: %s', exc)
             sys.exit(STARTUP_FAILURE)
+        self.http = http_protocol(self._app)
+        super().load()
+
+    def load_app(self) -> Callable[[], Starlette]:
+        """Return the factory uvicorn calls to get the app built by :meth:`load`."""
+        app = self._app
+        assert app is not None, 'load() builds the app first'
+        return lambda: app
 
 
 def run_workers(
