@@ -5,12 +5,14 @@ Server dependencies are imported inside the command, so the rest of the CLI work
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 from typing import NoReturn
 
 import click
 
 from remotevars._errors import ConfigurationError, RemoteVarsError
+from remotevars.cli.migrate import db_option
 
 __all__ = ['commands', 'serve']
 
@@ -28,14 +30,7 @@ def _keys(values: tuple[str, ...]) -> list[str]:
 @click.command()
 @click.option('--host', default='127.0.0.1', show_default=True, help='Interface to bind (loopback by default).')
 @click.option('--port', default=8000, show_default=True, type=click.IntRange(0, 65535), help='TCP port.')
-@click.option(
-    '--db',
-    'db_path',
-    default='remotevars.sqlite3',
-    show_default=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help='SQLite database file (created if missing).',
-)
+@db_option
 @click.option(
     '--keys-file',
     type=click.Path(dir_okay=False, path_type=Path),
@@ -72,10 +67,18 @@ def _keys(values: tuple[str, ...]) -> list[str]:
     'env REMOTEVARS_SERVER_SESSION_SECRET).',
 )
 @click.option('--log-level', default='warning', show_default=True, help='uvicorn log level.')
+@click.option(
+    '--workers',
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Processes serving the port; each follows the others' commits.",
+)
+@click.option('--no-migrate', is_flag=True, help='Refuse an outdated schema rather than migrate it (see migrate).')
 def serve(
     host: str,
     port: int,
-    db_path: Path,
+    db: str,
     keys_file: Path | None,
     read_keys: tuple[str, ...],
     write_keys: tuple[str, ...],
@@ -84,11 +87,16 @@ def serve(
     no_ui: bool,
     session_secret: str | None,
     log_level: str,
+    workers: int,
+    no_migrate: bool,
 ) -> None:
-    """Run the variables server (Logfire-compatible HTTP API, SQLite storage) and its web console at /ui/."""
+    """Run the variables server (Logfire-compatible HTTP API; SQLite, or PostgreSQL for several instances)
+    and its web console at /ui/."""
     try:
-        from remotevars.server import create_app, make_server
+        from remotevars.server import make_server
         from remotevars.server._keys_file import load_keys_file
+        from remotevars.server._open import describe_db
+        from remotevars.server._workers import AppSettings, run_workers
     except ModuleNotFoundError as exc:
         _fail(f'the server needs the "server" extra (pip install "remotevars[server]"): {exc}')
     reads, writes = _keys(read_keys), _keys(write_keys)
@@ -98,24 +106,34 @@ def serve(
         _fail(str(exc))
     if not named and not writes and not reads and not allow_anonymous_read:
         _fail('no API keys configured: pass --keys-file (or --read-key/--write-key, REMOTEVARS_SERVER_*_KEYS)')
+    settings = AppSettings(
+        db=db,
+        keys=tuple(named),
+        read_keys=tuple(reads),
+        write_keys=tuple(writes),
+        keepalive_interval=keepalive,
+        allow_anonymous_read=allow_anonymous_read,
+        migrate=not no_migrate,
+        ui=not no_ui,
+        # Every worker signs console sessions with the same secret, or a session would work on one only.
+        session_secret=session_secret or (secrets.token_urlsafe(32) if workers > 1 and not no_ui else None),
+    )
+    shown = describe_db(db)
     try:
-        app = create_app(
-            db_path,
-            keys=named,
-            read_keys=reads,
-            write_keys=writes,
-            keepalive_interval=keepalive,
-            allow_anonymous_read=allow_anonymous_read,
-            ui=not no_ui,
-            session_secret=session_secret or None,
-        )
-    except ConfigurationError as exc:  # two keys with one name or one secret
+        # With workers too: start-up problems are reported once, here, and the schema is migrated once.
+        app = settings.create_app()
+    except ConfigurationError as exc:  # two keys with one name or one secret; the postgres extra is missing
         _fail(str(exc))
-    except RemoteVarsError as exc:  # the database cannot be opened, or is newer than this code
-        _fail(f'database {db_path}: {exc}')
+    except RemoteVarsError as exc:  # the database cannot be opened, is outdated (--no-migrate) or newer than this code
+        _fail(f'database {shown}: {exc}')
+    processes = f', {workers} workers' if workers > 1 else ''
     console = '' if no_ui else f', console on http://{host}:{port}/ui/'
-    click.echo(f'remotevars server on http://{host}:{port} (database {db_path}){console}', err=True)
-    make_server(app, host=host, port=port, log_level=log_level).run()
+    click.echo(f'remotevars server on http://{host}:{port} (database {shown}{processes}){console}', err=True)
+    if workers == 1:
+        make_server(app, host=host, port=port, log_level=log_level).run()
+        return
+    app.state.store.close()
+    run_workers(settings, workers, host=host, port=port, log_level=log_level)
 
 
 commands = [serve]

@@ -2,15 +2,17 @@
 
 Needs the ``server`` extra (starlette, uvicorn, sse-starlette, jsonschema-rs; Jinja2 and itsdangerous for
 the console; httptools and uvloop, which uvicorn uses when installed, make it faster). :func:`create_app`
-builds the ASGI app over a :class:`Store` (:class:`SQLiteStore` by default), with the web console at
-``/ui/`` (:mod:`remotevars.server.console`); :class:`Operations` are the write operations both serve;
-:func:`make_server` wraps the app in a uvicorn server that closes SSE streams on shutdown.
+builds the ASGI app over a :class:`Store`: :func:`open_store` opens a SQLite file (:class:`SQLiteStore`)
+or, with the ``postgres`` extra, a PostgreSQL URL (``remotevars.server._postgres.PostgresStore``), with the
+web console at ``/ui/`` (:mod:`remotevars.server.console`); :class:`Operations` are the write operations
+both serve; :func:`make_server` wraps the app in a uvicorn server that closes SSE streams on shutdown.
 """
 
 from __future__ import annotations
 
 from remotevars.server._app import create_app
 from remotevars.server._auth import ApiKey
+from remotevars.server._open import open_store
 from remotevars.server._ops import Operations, Outcome, Target
 from remotevars.server._run import ServerWithStreams, make_server
 from remotevars.server._sqlite import SQLiteStore
@@ -27,4 +29,5 @@ __all__ = [
     'Target',
     'create_app',
     'make_server',
+    'open_store',
 ]

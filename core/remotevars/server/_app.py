@@ -1,15 +1,19 @@
 """The Starlette application: routes of contract §1 plus the documented extensions (docs/server.md).
 
-Handlers check the key, decode and validate the body (:mod:`._wire`, :mod:`._edit_bodies`), run one
-operation (:mod:`._ops`) in the thread pool (storage and schema checks are blocking), then announce
-each committed write on the SSE stream as one message carrying the changed variables
-(:mod:`._updates`). Every refusal is JSON ``{"detail": ...}`` with a 4xx status (503 when the storage
-is unavailable); nothing a client sends produces a 500. The console (:mod:`.console`, at ``/ui/``) is
-mounted next to these routes and runs its edits through the same operations and announcements.
+Handlers check the key, decode and validate the body (:mod:`._wire`, :mod:`._edit_bodies`) and run one
+operation (:mod:`._ops`) in the thread pool (storage and schema checks are blocking). The SSE stream
+announces every move of the store's snapshot, this process's commits and those of other processes
+sharing the database alike, as one message carrying the changed variables (:mod:`._updates`,
+:mod:`._feed`). Every refusal is JSON ``{"detail": ...}`` with a 4xx status (503 when the storage is
+unavailable); nothing a client sends produces a 500. ``/healthz`` and ``/readyz`` need no key
+(:mod:`._health`). The console (:mod:`.console`, at ``/ui/``) is mounted next to these routes and runs
+its edits through the same operations.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -29,10 +33,11 @@ from remotevars.server._auth import ANONYMOUS, ApiKey, Keys, Scope, bearer_token
 from remotevars.server._broadcast import Broadcaster
 from remotevars.server._edit import SchemaViolation
 from remotevars.server._edit_routes import EditRoutes
+from remotevars.server._health import Health
+from remotevars.server._open import open_store
 from remotevars.server._ops import Operations, Outcome
 from remotevars.server._preconditions import Precondition
-from remotevars.server._sqlite import SQLiteStore
-from remotevars.server._storage import StorageUnavailable, Store
+from remotevars.server._storage import Commit, StorageUnavailable, Store
 from remotevars.server._updates import encode_update
 from remotevars.server._wire import (
     WriteRejected,
@@ -116,16 +121,12 @@ class _Api:
         """Return the decoded JSON body of ``request``; raises :class:`WriteRejected` (400) when it is not JSON."""
         return parse_json(await request.body())
 
-    def announce(self, outcome: Outcome) -> None:
-        """Send the stream message of a committed write (nothing for a write that changed nothing)."""
-        # Encoded once here, sent as-is on every stream.
-        self.broadcaster.publish(encode_update(outcome.commit))
-
     async def run(self, operation: Callable[[], Outcome]) -> Outcome:
-        """Run ``operation`` in the thread pool, announce its commit, and return its outcome."""
-        outcome = await run_in_threadpool(operation)
-        self.announce(outcome)
-        return outcome
+        """Run ``operation`` in the thread pool and return its outcome.
+
+        Its commit reaches the SSE streams through the store (see :func:`create_app`), before this returns.
+        """
+        return await run_in_threadpool(operation)
 
     def variable_response(self, name: str, outcome: Outcome, status: int = 200) -> Response:
         """Return the variable's read shape (plus ``warnings`` when the write left any) with its ETag."""
@@ -232,6 +233,20 @@ async def _unexpected_error(request: Request, exc: Exception) -> Response:
     return _error(500, 'Internal server error')
 
 
+def _stream_publisher(loop: asyncio.AbstractEventLoop, broadcaster: Broadcaster) -> Callable[[Commit], None]:
+    """Return a store subscriber that hands each move of the snapshot to ``broadcaster`` on ``loop``."""
+
+    def publish(commit: Commit) -> None:
+        # Encoded once, on the store's thread; the event loop only queues the bytes for every stream.
+        update = encode_update(commit)
+        if update is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop is closed: this app has shut down
+            loop.call_soon_threadsafe(broadcaster.publish, update)
+
+    return publish
+
+
 def create_app(
     store: Store | str | Path,
     *,
@@ -242,12 +257,18 @@ def create_app(
     allow_anonymous_read: bool = False,
     ui: bool = True,
     session_secret: str | None = None,
+    migrate: bool = True,
 ) -> Starlette:
-    """Return the server's ASGI app over ``store`` (a :class:`Store`, or a SQLite path the app opens and closes).
+    """Return the server's ASGI app over ``store``: a :class:`Store`, or a database the app opens and closes.
 
-    ``keys`` are named keys (from a keys file); ``read_keys``/``write_keys`` are secrets without names,
-    which get the names ``read-key-1``, ``write-key-1``... Raises :class:`~remotevars.ConfigurationError`
-    when two keys share a name or a secret.
+    A database is a SQLite path or a PostgreSQL URL (``postgresql://...``), migrated forward on open
+    unless ``migrate`` is False. ``keys`` are named keys (from a keys file); ``read_keys``/``write_keys``
+    are secrets without names, which get the names ``read-key-1``, ``write-key-1``... Raises
+    :class:`~remotevars.ConfigurationError` when two keys share a name or a secret, and what
+    :func:`~._open.open_store` raises.
+
+    The app subscribes to the store when it starts (lifespan): from then on every commit to the
+    database, from this process or another, reaches its SSE streams.
 
     ``ui`` serves the console at ``/ui/`` (:mod:`remotevars.server.console`); ``session_secret`` signs its
     session cookies (None: a random secret, so a restart signs everybody out; several instances behind
@@ -258,7 +279,7 @@ def create_app(
     """
     key_set = Keys([*keys, *unnamed_keys(read_keys, write_keys)], allow_anonymous_read=allow_anonymous_read)
     owned = isinstance(store, str | Path)
-    the_store: Store = SQLiteStore(store) if isinstance(store, str | Path) else store
+    the_store: Store = open_store(store, migrate=migrate) if isinstance(store, str | Path) else store
     broadcaster = Broadcaster()
     ops = Operations(the_store)
     api = _Api(ops, key_set, broadcaster, keepalive_interval)
@@ -266,8 +287,11 @@ def create_app(
     read: Scope = 'read'
     write: Scope = 'write'
 
+    health = Health(the_store)
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        the_store.subscribe(_stream_publisher(asyncio.get_running_loop(), broadcaster))
         try:
             yield
         finally:
@@ -300,6 +324,8 @@ def create_app(
         route('/v1/variable-types/', read, api.list_types, 'GET'),
         route('/v1/variable-types/', write, api.upsert_type, 'POST'),
         route('/v1/variable-updates/', read, api.updates, 'GET'),
+        Route('/healthz', health.healthz, methods=['GET']),
+        Route('/readyz', health.readyz, methods=['GET']),
     ]
     if ui:
         # Imported here: the console's templates and sessions cost nothing when it is off.

@@ -6,6 +6,7 @@ so :class:`ServerWithStreams` closes the broadcaster before uvicorn starts waiti
 
 from __future__ import annotations
 
+import asyncio
 import socket
 
 import uvicorn
@@ -13,7 +14,7 @@ from starlette.applications import Starlette
 
 from remotevars.server._broadcast import Broadcaster
 
-__all__ = ['ServerWithStreams', 'make_server']
+__all__ = ['ServerWithStreams', 'http_protocol', 'make_server']
 
 
 class ServerWithStreams(uvicorn.Server):
@@ -27,6 +28,11 @@ class ServerWithStreams(uvicorn.Server):
         """Close every SSE stream, then shut down as uvicorn does."""
         self.broadcaster.close()
         await super().shutdown(sockets)
+
+
+def http_protocol(app: Starlette) -> str | type[asyncio.Protocol]:
+    """Return the HTTP protocol uvicorn serves ``app`` with: one choice for a single process and every worker."""
+    return 'auto'
 
 
 def make_server(
@@ -43,6 +49,7 @@ def make_server(
         app,
         host=host,
         port=port,
+        http=http_protocol(app),
         log_level=log_level,
         access_log=access_log,
         timeout_graceful_shutdown=graceful_timeout,

@@ -47,7 +47,7 @@ def console_routes(
 ) -> list[BaseRoute]:
     """Return the routes of the console (``/`` and ``/ui`` redirect to ``/ui/``) over the server's operations.
 
-    ``run`` runs an operation in the thread pool and announces its commit (the API's own);
+    ``run`` runs an operation in the thread pool (the API's own; the store announces every commit);
     ``sessions`` signs the session cookies (by default with a random secret: a restart signs everybody
     out); ``limiter`` counts wrong keys at the sign-in.
     """

@@ -38,7 +38,7 @@ __all__ = ['Console', 'Form', 'Refused', 'Run', 'VariableState', 'Viewer', 'hidd
 
 #: A submitted form: field name -> value (the last one when a name repeats).
 Form = dict[str, str]
-#: Runs an operation in the thread pool and announces its commit on the update stream (see ``_app``).
+#: Runs an operation in the thread pool (the store announces its commit on the update stream; see ``_app``).
 Run = Callable[[Callable[[], Outcome]], Awaitable[Outcome]]
 Viewer = Session
 
