@@ -56,7 +56,7 @@ logfire-suite: $(STAMP)
 # tests on Python 3.13, and the adapter tests on Django 4.2 and Flask 2.3. Each leg has its venv under .venvs/.
 # A leg whose interpreter is missing is skipped with a message, except in CI (CI=true), where it fails.
 MATRIX := .venvs
-MATRIX_TEST_DEPS := 'pytest>=8' 'pytest-timeout>=2.3' 'pytest-django>=4.8' 'gunicorn>=22' 'pydantic-handlebars>=0.2'
+MATRIX_TEST_DEPS := 'pytest>=8' 'pytest-timeout>=2.3' 'pytest-django>=4.8' 'gunicorn>=22' 'pydantic-handlebars>=0.2' 'trio>=0.25'
 OLD_FRAMEWORKS := 'Django>=4.2,<4.3' 'Flask>=2.3,<2.4' 'Werkzeug>=2.3.7,<3'
 
 $(MATRIX)/py313/.installed: pyproject.toml
