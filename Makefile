@@ -14,17 +14,21 @@ STAMP := $(VENV)/.installed
 # process that builds a model; our commands, tests and demos do not need it.
 export PYDANTIC_DISABLE_PLUGINS := __all__
 
-.PHONY: demo test lint typecheck unit logfire-suite matrix bench bench-all clean e2e-deps
+.PHONY: demo test lint typecheck unit logfire-suite matrix bench bench-all clean e2e-deps postgres-deps screenshot
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "no Python >= 3.11 found; set PYTHON=/path/to/python"; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,server,django,flask]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,server,postgres,django,flask]'
 	@touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python example_projects/demo.py
+
+# The README's screenshot of the console (docs/console-variable-page.png), taken by its browser test.
+screenshot: $(STAMP)
+	REMOTEVARS_UPDATE_SCREENSHOT=1 $(BIN)/python -m pytest -q tests/e2e/test_console.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -34,14 +38,14 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/mypy tests/typing_checks.py
 	$(BIN)/mypy --strict example_projects/demo.py benchmarks/bench_get.py benchmarks/bench_propagation.py \
-		benchmarks/bench_regex.py benchmarks/bench_server.py
+		benchmarks/bench_regex.py benchmarks/bench_server.py benchmarks/bench_console.py benchmarks/bench_scaleout.py
 	cd example_projects/django_site && ../../$(BIN)/mypy --strict manage.py support_site helpdesk
 	cd example_projects/flask_app && ../../$(BIN)/mypy --strict support_app
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest
 
-test: e2e-deps lint typecheck unit logfire-suite matrix
+test: e2e-deps postgres-deps lint typecheck unit logfire-suite matrix
 
 # The Logfire SDK 5.4.0's own variables tests against remotevars through a thin shim (a few seconds; the
 # SDK's source release is fetched with pip into build/, never vendored). See docs/compatibility.md.
@@ -52,7 +56,7 @@ logfire-suite: $(STAMP)
 # tests on Python 3.13, and the adapter tests on Django 4.2 and Flask 2.3. Each leg has its venv under .venvs/.
 # A leg whose interpreter is missing is skipped with a message, except in CI (CI=true), where it fails.
 MATRIX := .venvs
-MATRIX_TEST_DEPS := 'pytest>=8' 'pytest-timeout>=2.3' 'pytest-django>=4.8' 'gunicorn>=22' 'pydantic-handlebars>=0.2'
+MATRIX_TEST_DEPS := 'pytest>=8' 'pytest-timeout>=2.3' 'pytest-django>=4.8' 'gunicorn>=22' 'pydantic-handlebars>=0.2' 'trio>=0.25'
 OLD_FRAMEWORKS := 'Django>=4.2,<4.3' 'Flask>=2.3,<2.4' 'Werkzeug>=2.3.7,<3'
 
 $(MATRIX)/py313/.installed: pyproject.toml
@@ -85,6 +89,17 @@ e2e-deps:
 		else echo 'chromium or chromedriver missing (installing needs root and apt-get): the browser tests will skip'; fi; \
 	fi
 
+# The PostgreSQL store's tests start a throwaway cluster with Debian's binaries (initdb, pg_ctl). As root on a machine
+# without them, install the postgresql package quietly; without it those tests skip, and fail in CI (CI=true).
+postgres-deps:
+	@if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo 'installing postgresql for the PostgreSQL store tests (apt-get)'; \
+			(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) \
+				>/dev/null 2>&1 || echo 'could not install postgresql: its tests will skip (and fail in CI)'; \
+		else echo 'postgresql missing (installing needs root and apt-get): its tests will skip (and fail in CI)'; fi; \
+	fi
+
 # Benchmarks (never part of `make test`). bench_get.py compares with the reference SDK when .refvenv exists.
 BENCH_ARGS ?=
 REFVENV := .refvenv
@@ -98,6 +113,7 @@ bench: $(STAMP) $(REFVENV)/bin/python
 bench-all: bench
 	$(BIN)/python benchmarks/bench_propagation.py
 	$(BIN)/python benchmarks/bench_server.py
+	$(BIN)/python benchmarks/bench_scaleout.py
 	$(BIN)/python benchmarks/bench_django.py
 	$(BIN)/python benchmarks/bench_flask.py
 

@@ -1,10 +1,11 @@
 """The one-command demo (``make demo``): a variables server and the Django and Flask example apps.
 
-It starts ``remotevars serve`` on a fresh SQLite file under ``.demo/`` (reset on every run, so re-running
-always starts from the same state), pushes the apps' variables with the frameworks' own commands
-(``manage.py vars_push``, ``flask vars push``), gives them versions, labels, a rollout and an override
-with the admin commands, starts both apps on 127.0.0.1, prints their URLs and three commands to try,
-and stops everything on Ctrl-C or SIGTERM.
+It starts ``remotevars serve`` (with its web console at ``/ui/``) on a fresh SQLite file under ``.demo/``
+(reset on every run, so re-running always starts from the same state), pushes the apps' variables with
+the frameworks' own commands (``manage.py vars_push``, ``flask vars push``), gives them versions, labels,
+a rollout and an override with the admin commands, starts both apps on 127.0.0.1, prints their URLs,
+the console's URL with a key to sign in with, and three commands to try, and stops everything on
+Ctrl-C or SIGTERM.
 
 Ports: ``--server-port`` / ``--django-port`` / ``--flask-port`` (or the environment variables
 ``REMOTEVARS_DEMO_SERVER_PORT`` ...; defaults 8700, 8701, 8702). ``--dir`` (``REMOTEVARS_DEMO_DIR``)
@@ -27,7 +28,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -38,6 +39,9 @@ DJANGO_DIR: Final = REPO / 'example_projects' / 'django_site'
 FLASK_DIR: Final = REPO / 'example_projects' / 'flask_app'
 READ_KEY: Final = 'demo-read-key'
 WRITE_KEY: Final = 'demo-write-key'
+#: The key to sign in to the console with; its name (from the keys file) is the actor in the history.
+CONSOLE_KEY: Final = 'demo-console-key'
+CONSOLE_KEY_NAME: Final = 'demo-editor'
 START_TIMEOUT: Final = 45.0
 STOP_TIMEOUT: Final = 10.0
 
@@ -116,6 +120,16 @@ class Layout:
         return f'http://127.0.0.1:{self.flask_port}/'
 
     @property
+    def console_url(self) -> str:
+        """The variables server's web console."""
+        return f'{self.server_url}/ui/'
+
+    @property
+    def keys_file(self) -> Path:
+        """The server's keys file (the console's named key)."""
+        return self.folder / 'keys.toml'
+
+    @property
     def server_db(self) -> Path:
         """The variables server's SQLite file."""
         return self.folder / 'variables.sqlite3'
@@ -150,7 +164,15 @@ def server_command(layout: Layout) -> list[str]:
     return [
         sys.executable, '-m', 'remotevars.server', '--host', '127.0.0.1', '--port', str(layout.server_port),
         '--db', str(layout.server_db), '--read-key', READ_KEY, '--write-key', WRITE_KEY, '--keepalive', '5',
+        '--keys-file', str(layout.keys_file),
     ]  # fmt: skip
+
+
+def write_keys_file(layout: Layout) -> None:
+    """Write the server's keys file: the console's named write key (the apps use the unnamed keys)."""
+    layout.keys_file.write_text(
+        f'[[keys]]\nname = "{CONSOLE_KEY_NAME}"\nscope = "write"\nsecret = "{CONSOLE_KEY}"\n', encoding='utf-8'
+    )
 
 
 def django_command(layout: Layout) -> list[str]:
@@ -293,17 +315,23 @@ def reset(layout: Layout) -> None:
 
 
 def try_text(layout: Layout, remotevars_program: str) -> str:
-    """Return what the demo prints once everything runs: URLs, users and the three commands to try."""
+    """Return what the demo prints once everything runs: URLs, users, the console and the three commands to try."""
     lines = [
         '',
         'remotevars demo is running. Ctrl-C stops everything.',
         '',
         f'  variables server  {layout.server_url}   (database {layout.server_db}, logs in {layout.logs})',
+        f'  console           {layout.console_url}   sign in with the key {CONSOLE_KEY} ({READ_KEY} only reads)',
         f'  Django site       {layout.django_url}   sign in as alice, bob or carol (password demo-password)',
         f'  Flask app         {layout.flask_url}   ?user=alice, ?user=bob or ?user=carol',
         '',
         'alice and bob land on different labels of the help_layout rollout; carol (enterprise) also gets the',
-        'live chat section. Try these in another terminal, then reload the pages (the apps keep running):',
+        'live chat section.',
+        '',
+        f'Open the console ({layout.console_url}), open help_layout, click "Move" next to its stable label, point',
+        'it at version 2 ("cards"), review and confirm, then reload both apps: everyone gets the cards layout.',
+        '',
+        'Or try these in another terminal, then reload the pages (the apps keep running):',
         '',
         f'  export REMOTEVARS_BASE_URL={layout.server_url} REMOTEVARS_API_KEY={WRITE_KEY}',
     ]
@@ -343,6 +371,28 @@ def _check(stop: threading.Event) -> None:
         raise DemoError('interrupted during the setup')
 
 
+def seed(layout: Layout, env: Mapping[str, str], out: IO[str], check: Callable[[], None] = lambda: None) -> None:
+    """Seed the running server: the demo users, both apps' variables pushed with their frameworks' commands,
+    then versions, labels, a rollout and an override. ``check`` runs before each step (it may raise).
+
+    Raises :class:`DemoError` when a step fails.
+    """
+    push_env = {**env, 'REMOTEVARS_API_KEY': WRITE_KEY}
+    flask_push = [sys.executable, '-m', 'flask', '--app', 'support_app', 'vars', 'push', '--yes']
+    steps = (
+        ('manage.py seed_users', [sys.executable, 'manage.py', 'seed_users'], DJANGO_DIR, env),
+        ('manage.py vars_push --yes', [sys.executable, 'manage.py', 'vars_push', '--yes'], DJANGO_DIR, push_env),
+        ('flask --app support_app vars push --yes', flask_push, FLASK_DIR, push_env),
+    )
+    for title, argv, cwd, step_env in steps:
+        check()
+        run_step(title, argv, cwd, step_env, out)
+    out.write('\nVersions, labels, a rollout and an override:\n')
+    for command in SETUP_COMMANDS:
+        check()
+        run_admin(command, layout, out)
+
+
 def run(layout: Layout, stop: threading.Event, out: IO[str]) -> int:
     """Set everything up, serve until ``stop`` is set or a child dies, then stop the children; return 0 or 1."""
     busy = [p for p in (layout.server_port, layout.django_port, layout.flask_port) if not port_is_free(p)]
@@ -350,6 +400,7 @@ def run(layout: Layout, stop: threading.Event, out: IO[str]) -> int:
         out.write(f'Ports in use: {busy}. Stop what uses them or pick others (see --help).\n')
         return 1
     reset(layout)
+    write_keys_file(layout)
     env = app_environment(layout, os.environ)
     children: list[Child] = []
     try:
@@ -360,20 +411,7 @@ def run(layout: Layout, stop: threading.Event, out: IO[str]) -> int:
         auth = {'Authorization': f'bearer {READ_KEY}'}
         wait_for_url(f'{layout.server_url}/v1/variables/', server, headers=auth, stop=stop)
 
-        push_env = {**env, 'REMOTEVARS_API_KEY': WRITE_KEY}
-        flask_push = [sys.executable, '-m', 'flask', '--app', 'support_app', 'vars', 'push', '--yes']
-        steps = (
-            ('manage.py seed_users', [sys.executable, 'manage.py', 'seed_users'], DJANGO_DIR, env),
-            ('manage.py vars_push --yes', [sys.executable, 'manage.py', 'vars_push', '--yes'], DJANGO_DIR, push_env),
-            ('flask --app support_app vars push --yes', flask_push, FLASK_DIR, push_env),
-        )
-        for title, argv, cwd, step_env in steps:
-            _check(stop)
-            run_step(title, argv, cwd, step_env, out)
-        out.write('\nVersions, labels, a rollout and an override:\n')
-        for command in SETUP_COMMANDS:
-            _check(stop)
-            run_admin(command, layout, out)
+        seed(layout, env, out, lambda: _check(stop))
 
         django = Child('Django site', django_command(layout), DJANGO_DIR, env, layout.logs / 'django_site.log')
         flask = Child('Flask app', flask_command(layout), FLASK_DIR, env, layout.logs / 'flask_app.log')

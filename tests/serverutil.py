@@ -2,12 +2,14 @@
 
 Stable API used by several test packages:
 
+Each takes a database: a SQLite path, or a PostgreSQL URL (tests/pgcluster.py).
+
 - ``running_server(db_path, read_keys=..., write_keys=..., keepalive_interval=..., limits=...)``: uvicorn
   in a background thread; yields a :class:`RunningServer` (``.url``, ``.read_key``, ``.write_key``,
   ``.stop()`` / ``.start()`` to restart on the same port, ``.app``, ``.guard``).
 - ``server_process(db_path, port=None, ...)``: ``remotevars serve`` as a subprocess; yields a
   :class:`ServerProcess` (``.url``, keys, ``.kill()`` (SIGKILL), ``.stop()`` (SIGTERM), ``.start()``,
-  ``.restart()``).
+  ``.restart()``; ``.launch()`` then ``.wait_ready()`` to start several side by side).
 - ``silent_server()``: a stand-in on 127.0.0.1 that accepts connections, counts them and never answers;
   yields a :class:`SilentServer` (``.url``, ``.connections``).
 - ``free_port()``, ``seed_variable(url, write_key, body)``, ``add_version(url, write_key, name, value)``,
@@ -24,6 +26,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -99,7 +102,7 @@ class RunningServer:
 
     def __init__(
         self,
-        db_path: Path,
+        db_path: Path | str,
         *,
         read_keys: Sequence[str],
         write_keys: Sequence[str],
@@ -187,7 +190,7 @@ class RunningServer:
 
 @contextlib.contextmanager
 def running_server(
-    db_path: Path,
+    db_path: Path | str,
     *,
     read_keys: Sequence[str] = (READ_KEY,),
     write_keys: Sequence[str] = (WRITE_KEY,),
@@ -197,7 +200,7 @@ def running_server(
     keys: Sequence[Any] = (),
     limits: Any = None,
 ) -> Iterator[RunningServer]:
-    """Yield a :class:`RunningServer` over the SQLite file ``db_path``; stops it on exit.
+    """Yield a :class:`RunningServer` over the database ``db_path`` (SQLite path or PostgreSQL URL); stops it on exit.
 
     ``keys`` are named keys (:class:`remotevars.server.ApiKey`), besides the unnamed read and write keys;
     ``limits`` is a ``remotevars.server.Limits`` (None: the defaults).
@@ -224,7 +227,7 @@ class ServerProcess:
 
     def __init__(
         self,
-        db_path: Path,
+        db_path: Path | str,
         *,
         port: int,
         read_keys: Sequence[str],
@@ -233,6 +236,7 @@ class ServerProcess:
         extra_args: Sequence[str] = (),
         env: Mapping[str, str] | None = None,
         read_key_for_checks: str | None = None,
+        log_dir: Path | None = None,
     ) -> None:
         self.db_path = db_path
         self.port = port
@@ -244,7 +248,9 @@ class ServerProcess:
         self.extra_args = tuple(extra_args)
         self.env = dict(env or {})
         self.check_key = read_key_for_checks or self.read_key or self.write_key
-        self.log_path = db_path.parent / f'server-{port}.log'
+        if log_dir is None:
+            log_dir = db_path.parent if isinstance(db_path, Path) else Path(tempfile.mkdtemp(prefix='remotevars-log-'))
+        self.log_path = log_dir / f'server-{port}.log'
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -265,10 +271,18 @@ class ServerProcess:
 
     def start(self) -> None:
         """Start the process; returns once it answers (raises ``TimeoutError`` with its log otherwise)."""
+        self.launch()
+        self.wait_ready()
+
+    def launch(self) -> None:
+        """Start the process without waiting for it (then :meth:`wait_ready`; several start side by side)."""
         assert self.process is None or self.process.poll() is not None, 'already running'
         env = {**os.environ, **self.env}
         with self.log_path.open('ab') as log:
             self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, env=env)
+
+    def wait_ready(self) -> None:
+        """Return once the launched process answers; raises ``TimeoutError`` with its log otherwise."""
         try:
             wait_until_ready(self.url, self.check_key)
         except TimeoutError as exc:
@@ -306,7 +320,7 @@ class ServerProcess:
 
 @contextlib.contextmanager
 def server_process(
-    db_path: Path,
+    db_path: Path | str,
     *,
     port: int | None = None,
     read_keys: Sequence[str] = (READ_KEY,),
@@ -315,6 +329,7 @@ def server_process(
     extra_args: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
     read_key_for_checks: str | None = None,
+    log_dir: Path | None = None,
 ) -> Iterator[ServerProcess]:
     """Yield a started :class:`ServerProcess`; it is stopped on exit."""
     server = ServerProcess(
@@ -326,6 +341,7 @@ def server_process(
         extra_args=extra_args,
         env=env,
         read_key_for_checks=read_key_for_checks,
+        log_dir=log_dir,
     )
     server.start()
     try:

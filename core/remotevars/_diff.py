@@ -59,7 +59,7 @@ def target_text(target: LabeledValue | LabelRef) -> str:
 def rollout_text(labels: Mapping[str, float]) -> str:
     """Return a rollout in words: ``production=0.9, canary=0.1``, with the code default's remainder if any."""
     if not labels:
-        return 'everyone -> code default'
+        return 'code default=1'
     parts = [f'{label}={weight:g}' for label, weight in labels.items()]
     rest = 1.0 - math.fsum(labels.values())
     if rest > _EPSILON:

@@ -217,6 +217,8 @@ class _Writer:
             group, yes, no = av
             otherwise = '' if no is None else '|' + self.sequence(no, flags)
             return f'(?({group}){self.sequence(yes, flags)}{otherwise})'
+        if op is getattr(sre, 'FAILURE', None):  # Python 3.13 parses an empty negative look-ahead to FAILURE
+            return '(?!)'
         raise re.error(f'unsupported construct {op}')  # pragma: no cover - every node re's parser makes
 
     def _subpattern(self, av: Any, flags: int) -> str:

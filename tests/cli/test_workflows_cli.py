@@ -368,7 +368,7 @@ def test_push_config_of_a_template_over_served_labels(tmp_path: Path) -> None:
                 '  ~ greeting\n'
                 "    - label 'production': version 1\n"
                 "    - label 'canary': version 2\n"
-                '    ~ rollout: production=1 -> everyone -> code default\n'
+                '    ~ rollout: production=1 -> code default=1\n'
             ) in dry.stdout
             assert "    DESTRUCTIVE: removes label 'production', which the rollout serves\n" in dry.stdout
             assert 'applying them with --yes also needs --allow-destructive.' in dry.stdout

@@ -37,7 +37,7 @@ def test_a_template_push_over_served_labels_is_destructive_and_says_why() -> Non
     )
     lines = render_variable_diff(diff, colors=False)
     assert "    - label 'production': version 3" in lines
-    assert '    ~ rollout: production=1 -> everyone -> code default' in lines
+    assert '    ~ rollout: production=1 -> code default=1' in lines
     assert "    DESTRUCTIVE: removes label 'production', which the rollout serves" in lines
 
 

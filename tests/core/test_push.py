@@ -467,7 +467,7 @@ def test_merge_precedence(server: RunningServer, api: ApiClient, client: remotev
     # The code's entry has no labels: pushing it would take 'shared' off its served label.
     ok, out = push_config(api, merged, yes=True)
     assert not ok
-    assert "\n  ~ shared\n    - label 'prod': version 1\n    ~ rollout: prod=1 -> everyone -> code default\n" in out
+    assert "\n  ~ shared\n    - label 'prod': version 1\n    ~ rollout: prod=1 -> code default=1\n" in out
     assert out.endswith(
         "\nError: Refusing to apply destructive changes without allow_destructive=True: shared: removes label 'prod', "
         'which the rollout serves (and 1 more, see above). Nothing was changed.\n'

@@ -312,7 +312,7 @@ def test_field_level_changes_follow_the_reference_lines(client: remotevars.Clien
         "    + label 'prod': new version 2\n"
         '  ~ banner\n'
         "    - label 'production': version 1\n"
-        '    ~ rollout: production=1 -> everyone -> code default\n'
+        '    ~ rollout: production=1 -> code default=1\n'
         '    ~ schema changed\n'
         '    ~ example: None -> "Welcome"\n'
         "    DESTRUCTIVE: removes label 'production', which the rollout serves\n"

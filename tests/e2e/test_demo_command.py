@@ -109,8 +109,10 @@ def test_demo_serves_both_apps_and_stops_cleanly(
         assert time.monotonic() < deadline, 'the demo was not ready within 90s:\n' + ''.join(lines)
         time.sleep(0.2)
     output = ''.join(lines)
-    for url in (layout.server_url, layout.django_url, layout.flask_url):
+    for url in (layout.server_url, layout.django_url, layout.flask_url, layout.console_url):
         assert url in output
+    assert f'sign in with the key {demo.CONSOLE_KEY}' in output  # the console and a key to sign in with
+    assert 'open help_layout, click "Move" next to its stable label' in output
     assert 'remotevars set-label banner_text production --version 2' in output  # the three commands to try
     assert 'remotevars set-rollout help_layout' in output
     assert 'remotevars create-version assistant' in output
@@ -121,6 +123,8 @@ def test_demo_serves_both_apps_and_stops_cleanly(
     with httpx.Client(timeout=10.0) as http:
         django_page = http.get(layout.django_url)
         flask_page = http.get(layout.flask_url, params={'user': 'carol'})
+        console = http.get(layout.console_url, follow_redirects=True)  # to its sign-in page
+    assert console.status_code == 200 and 'API key' in console.text
     assert django_page.status_code == 200
     assert 'Welcome to Acme support: we answer within a day' in django_page.text  # the server's value
     assert flask_page.status_code == 200

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import httpx
 import pytest
 
 from remotevars.server import Operations, SQLiteStore, Store
+from tests.pgcluster import PostgresCluster, PostgresUnavailable, postgres_cluster
 from tests.serverutil import RunningServer, api_client, running_server
 
 
@@ -51,11 +53,39 @@ def anonymous(server: RunningServer) -> Iterator[httpx.Client]:
         yield client
 
 
-@pytest.fixture(params=['sqlite'])
+@pytest.fixture(scope='session')
+def postgres() -> Iterator[PostgresCluster]:
+    """A throwaway PostgreSQL server for the session (tests/pgcluster.py).
+
+    Skipped when it cannot start here, except in CI (``CI`` set), where that fails the tests.
+    """
+    try:
+        import psycopg  # noqa: F401 - the postgres extra
+
+        with postgres_cluster() as cluster:
+            yield cluster
+    except (PostgresUnavailable, ModuleNotFoundError) as exc:
+        if os.environ.get('CI'):
+            pytest.fail(f'PostgreSQL is required in CI and could not start: {exc}')
+        pytest.skip(f'PostgreSQL unavailable: {exc}')
+
+
+@pytest.fixture
+def postgres_url(postgres: PostgresCluster) -> str:
+    """The URL of a new, empty PostgreSQL database."""
+    return postgres.create_database()
+
+
+@pytest.fixture(params=['sqlite', 'postgresql'])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     """A fresh store of each backend (the storage suite runs once per backend)."""
-    assert request.param == 'sqlite'
-    opened = SQLiteStore(tmp_path / 'store.sqlite3')
+    opened: Store
+    if request.param == 'sqlite':
+        opened = SQLiteStore(tmp_path / 'store.sqlite3')
+    else:
+        from remotevars.server._postgres import PostgresStore
+
+        opened = PostgresStore(request.getfixturevalue('postgres_url'))
     yield opened
     opened.close()
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ import pytest
 
 from remotevars.cli.serve import LIMIT_OPTIONS
 from remotevars.server import Limits
-from tests.server.attackutil import assert_served_strict
+from tests.server.attackutil import assert_served_strict, open_socket
 from tests.serverutil import RunningServer, api_client, running_server, server_process, variable_body
 
 SMALL = Limits(
@@ -277,8 +278,10 @@ def test_every_limit_is_a_serve_option_with_the_same_default() -> None:
     assert [option for option, *_rest in LIMIT_OPTIONS] == [f'--{name.replace("_", "-")}' for name in defaults]
 
 
-def test_serve_options_reach_the_server(tmp_path: Path) -> None:
-    options = ['--max-body-bytes', '300', '--max-labels', '1']
+@pytest.mark.parametrize('workers', ['1', '2'])
+def test_serve_options_reach_the_server(tmp_path: Path, workers: str) -> None:
+    # With --workers, each worker builds its app and its connection guard from the same limits.
+    options = ['--max-body-bytes', '300', '--max-labels', '1', '--header-timeout', '1', '--workers', workers]
     with (
         server_process(tmp_path / 'db.sqlite3', extra_args=options) as running,
         api_client(running.url, running.write_key) as client,
@@ -291,3 +294,7 @@ def test_serve_options_reach_the_server(tmp_path: Path) -> None:
         response = client.post('/v1/variables/', json=variable_body('b', labels=_labels('x', 'y')))
         assert response.status_code == 422
         assert response.json()['detail'] == 'labels: at most 1 labels per variable, got 2'
+        with open_socket(running.port) as silent:  # sends nothing: closed at the header timeout
+            started = time.monotonic()
+            assert silent.recv(1) == b''
+            assert 0.6 < time.monotonic() - started < 4

@@ -1,6 +1,8 @@
 """The reference SDK (logfire==5.4.0) pointed at our server: same config, same values, SSE updates.
 
-Skipped only when the reference SDK cannot be imported (it is a test-only dependency in the ``dev`` extra).
+On both storage backends; the SSE update is written through a second instance on the same database, so
+the SDK's stream gets it through the fan-out between instances. Skipped only when the reference SDK
+cannot be imported (it is a test-only dependency in the ``dev`` extra).
 """
 
 from __future__ import annotations
@@ -8,12 +10,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from remotevars.config import VariablesConfig
-from tests.serverutil import RunningServer, api_client, seed_variable, variable_body
+from tests.serverutil import RunningServer, api_client, running_server, seed_variable, variable_body
 
 logfire = pytest.importorskip('logfire', reason='the reference SDK logfire==5.4.0 is not installed (dev extra)')
 pytest.importorskip('pydantic_handlebars', reason='logfire variables need pydantic-handlebars (dev extra)')
@@ -40,6 +43,26 @@ MODEL_BODY: dict[str, Any] = variable_body(
     ],
 )
 ATTRIBUTES: list[dict[str, Any]] = [{}, {'plan': 'enterprise'}, {'email': 'a@example.com'}, {'plan': 'free'}]
+
+
+@pytest.fixture(params=['sqlite', 'postgresql'])
+def database(request: pytest.FixtureRequest, db_path: Path) -> str | Path:
+    """The database of the servers: SQLite, or a fresh PostgreSQL database."""
+    return db_path if request.param == 'sqlite' else str(request.getfixturevalue('postgres_url'))
+
+
+@pytest.fixture
+def server(database: str | Path) -> Iterator[RunningServer]:
+    """The server the SDK reads from."""
+    with running_server(database, keepalive_interval=0.2) as running:
+        yield running
+
+
+@pytest.fixture
+def other_instance(database: str | Path) -> Iterator[RunningServer]:
+    """A second server on the same database (as behind a load balancer)."""
+    with running_server(database, keepalive_interval=0.2) as running:
+        yield running
 
 
 @pytest.fixture
@@ -101,25 +124,28 @@ def test_reference_sdk_resolves_the_same_values(server: RunningServer, reference
     assert model.get(label='newest').value == 'gpt-large'
 
 
-def test_reference_sdk_receives_sse_updates(server: RunningServer, reference: Any) -> None:
+def test_reference_sdk_receives_sse_updates(
+    server: RunningServer, other_instance: RunningServer, reference: Any
+) -> None:
     tokens = reference.var('max_tokens', default=1)
     assert tokens.get().value == 256
     provider = reference.config.get_variable_provider()
     deadline = time.monotonic() + 5
     while not provider._sse_connected and time.monotonic() < deadline:  # reference internals, test only
         time.sleep(0.02)
-    # Polling is every 60 s: a change seen within seconds came through the SSE stream.
-    seed_variable(server.url, server.write_key, variable_body('max_tokens', 512))
+    # Polling is every 60 s: a change seen within seconds came through the SSE stream, from the other instance.
+    seed_variable(other_instance.url, other_instance.write_key, variable_body('max_tokens', 512))
     deadline = time.monotonic() + 5
     while tokens.get().value != 512:
         assert time.monotonic() < deadline, 'the reference SDK did not pick up the change via SSE'
         time.sleep(0.02)
-    with api_client(server.url, server.write_key) as client:
+    with api_client(other_instance.url, other_instance.write_key) as client:
         assert client.delete('/v1/variables/max_tokens/').status_code == 204
     deadline = time.monotonic() + 5
     while tokens.get().value != 1:
         assert time.monotonic() < deadline, 'the reference SDK did not see the delete'
         time.sleep(0.02)
+    other_instance.stop()  # its request threads would otherwise look like threads the SDK left behind
 
 
 def test_reference_sdk_writes_are_accepted(server: RunningServer) -> None:

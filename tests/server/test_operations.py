@@ -317,3 +317,13 @@ def test_every_operation_holds_variables_to_the_limits(store: Store, agent: str)
         ops.add_override(agent, override, actor='t')
     assert _state(store) != state
     assert len(_labels(store, agent)) == 2 and len(store.snapshot.variables[agent]['overrides']) == 1
+
+
+@pytest.mark.parametrize('value', ['Infinity', '[1e400]', '"\ud800"', '{"a": NaN}', '[[[1]]]', 'not json'])
+def test_a_new_version_must_be_strict_json_text_whoever_builds_it(store: Store, agent: str, value: str) -> None:
+    # The console builds values from what a user typed; the operation refuses what clients cannot parse.
+    ops = Operations(store, limits=Limits(max_json_depth=2))
+    state = _state(store)
+    with pytest.raises(WriteRejected, match="Variable 'agent': new version: not valid JSON text"):
+        ops.create_version(agent, value, ['canary'], actor='t')
+    assert _state(store) == state

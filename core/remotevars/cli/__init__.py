@@ -1,6 +1,7 @@
 """The ``remotevars`` command line (click): one group, subcommands in modules of their own.
 
-- ``serve``: run the self-hostable server (:mod:`remotevars.cli.serve`); ``keys new``: a key for its keys file.
+- ``serve``: run the self-hostable server (:mod:`remotevars.cli.serve`); ``migrate``: its database schema
+  (:mod:`remotevars.cli.migrate`); ``keys new``: a key for its keys file.
 - admin commands over the HTTP API: versions, labels, rollouts, listing (:mod:`remotevars.cli.admin`);
   ``history`` and ``rollback`` (:mod:`remotevars.cli.history`).
 - workflows: push, push-types, validate, pull, push-config, build-config (:mod:`remotevars.cli.workflows`).
@@ -19,6 +20,7 @@ __all__ = ['main']
 
 _SUBMODULES = (
     'remotevars.cli.serve',
+    'remotevars.cli.migrate',
     'remotevars.cli.keys',
     'remotevars.cli.admin',
     'remotevars.cli.history',

@@ -6,6 +6,7 @@ same reason the limit options restate the defaults of ``remotevars.server.Limits
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -13,6 +14,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from remotevars._errors import ConfigurationError, RemoteVarsError
+from remotevars.cli.migrate import db_option
 
 __all__ = ['LIMIT_OPTIONS', 'commands', 'serve']
 
@@ -71,14 +73,7 @@ def _keys(values: tuple[str, ...]) -> list[str]:
 @click.command()
 @click.option('--host', default='127.0.0.1', show_default=True, help='Interface to bind (loopback by default).')
 @click.option('--port', default=8000, show_default=True, type=click.IntRange(0, 65535), help='TCP port.')
-@click.option(
-    '--db',
-    'db_path',
-    default='remotevars.sqlite3',
-    show_default=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help='SQLite database file (created if missing).',
-)
+@db_option
 @click.option(
     '--keys-file',
     type=click.Path(dir_okay=False, path_type=Path),
@@ -107,29 +102,51 @@ def _keys(values: tuple[str, ...]) -> list[str]:
     help='Seconds between keepalive comments on the SSE stream.',
 )
 @click.option('--allow-anonymous-read', is_flag=True, help='Let requests without a key read (not write).')
+@click.option('--no-ui', 'no_ui', is_flag=True, help='Do not serve the web console at /ui/.')
+@click.option(
+    '--session-secret',
+    envvar='REMOTEVARS_SERVER_SESSION_SECRET',
+    help="Secret signing the console's session cookies (default: random, so a restart signs everybody out; "
+    'env REMOTEVARS_SERVER_SESSION_SECRET).',
+)
 @click.option('--log-level', default='warning', show_default=True, help='uvicorn log level.')
+@click.option(
+    '--workers',
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Processes serving the port; each follows the others' commits.",
+)
+@click.option('--no-migrate', is_flag=True, help='Refuse an outdated schema rather than migrate it (see migrate).')
 @_limit_options
 def serve(
     host: str,
     port: int,
-    db_path: Path,
+    db: str,
     keys_file: Path | None,
     read_keys: tuple[str, ...],
     write_keys: tuple[str, ...],
     keepalive: float,
     allow_anonymous_read: bool,
+    no_ui: bool,
+    session_secret: str | None,
     log_level: str,
+    workers: int,
+    no_migrate: bool,
     **limit_values: Any,
 ) -> None:
-    """Run the variables server (Logfire-compatible HTTP API, SQLite storage).
+    """Run the variables server (Logfire-compatible HTTP API; SQLite, or PostgreSQL for several instances)
+    and its web console at /ui/.
 
     The limit options bound what a request may hold and how long a connection may take (docs/server.md,
     "Limits and hardening").
     """
     try:
-        from remotevars.server import Limits, create_app, make_server
+        from remotevars.server import Limits, make_server
         from remotevars.server._keys_file import load_keys_file
+        from remotevars.server._open import describe_db
         from remotevars.server._run import configure_server_process, freeze_start_up_objects
+        from remotevars.server._workers import AppSettings, run_workers
     except ModuleNotFoundError as exc:
         _fail(f'the server needs the "server" extra (pip install "remotevars[server]"): {exc}')
     reads, writes = _keys(read_keys), _keys(write_keys)
@@ -140,24 +157,37 @@ def serve(
     if not named and not writes and not reads and not allow_anonymous_read:
         _fail('no API keys configured: pass --keys-file (or --read-key/--write-key, REMOTEVARS_SERVER_*_KEYS)')
     configure_server_process()  # before the connection cap is derived from the open-file limit
+    settings = AppSettings(
+        db=db,
+        keys=tuple(named),
+        read_keys=tuple(reads),
+        write_keys=tuple(writes),
+        keepalive_interval=keepalive,
+        allow_anonymous_read=allow_anonymous_read,
+        migrate=not no_migrate,
+        ui=not no_ui,
+        # Every worker signs console sessions with the same secret, or a session would work on one only.
+        session_secret=session_secret or (secrets.token_urlsafe(32) if workers > 1 and not no_ui else None),
+        limits=Limits(**limit_values),
+    )
+    shown = describe_db(db)
     try:
-        app = create_app(
-            db_path,
-            keys=named,
-            read_keys=reads,
-            write_keys=writes,
-            keepalive_interval=keepalive,
-            allow_anonymous_read=allow_anonymous_read,
-            limits=Limits(**limit_values),
-        )
-    except ConfigurationError as exc:  # two keys with one name or one secret
+        # With workers too: start-up problems are reported once, here, and the schema is migrated once.
+        app = settings.create_app()
+    except ConfigurationError as exc:  # two keys with one name or one secret; the postgres extra is missing
         _fail(str(exc))
-    except RemoteVarsError as exc:  # the database cannot be opened, or is newer than this code
-        _fail(f'database {db_path}: {exc}')
-    click.echo(f'remotevars server on http://{host}:{port} (database {db_path})', err=True)
-    server = make_server(app, host=host, port=port, log_level=log_level)
-    freeze_start_up_objects()
-    server.run()
+    except RemoteVarsError as exc:  # the database cannot be opened, is outdated (--no-migrate) or newer than this code
+        _fail(f'database {shown}: {exc}')
+    processes = f', {workers} workers' if workers > 1 else ''
+    console = '' if no_ui else f', console on http://{host}:{port}/ui/'
+    click.echo(f'remotevars server on http://{host}:{port} (database {shown}{processes}){console}', err=True)
+    if workers == 1:
+        server = make_server(app, host=host, port=port, log_level=log_level)
+        freeze_start_up_objects()
+        server.run()
+        return
+    app.state.store.close()
+    run_workers(settings, workers, host=host, port=port, log_level=log_level)
 
 
 commands = [serve]

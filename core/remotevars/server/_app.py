@@ -2,16 +2,20 @@
 
 Handlers check the key, read the body under its size cap (:mod:`._body`), decode and validate it
 (:mod:`._wire`, :mod:`._edit_bodies`) in a worker thread so a large write never stalls the event loop,
-run one operation (:mod:`._ops`) in a worker thread too (storage and schema checks are blocking; one
-write's work at a time), then announce each committed write on the SSE stream as one message
-carrying the changed variables (:mod:`._updates`). Every refusal is JSON ``{"detail": ...}`` with a
-4xx status (503 when the storage is unavailable); nothing a client sends produces a 500, and a real
-500 is logged once (:mod:`._boundary`).
+and run one operation (:mod:`._ops`) in a worker thread too (storage and schema checks are blocking;
+one write's work at a time). The SSE stream announces every move of the store's snapshot, this
+process's commits and those of other processes sharing the database alike, as one message carrying
+the changed variables (:mod:`._updates`, :mod:`._feed`). Every refusal is JSON ``{"detail": ...}``
+with a 4xx status (503 when the storage is unavailable); nothing a client sends produces a 500, and a
+real 500 is logged once (:mod:`._boundary`). ``/healthz`` and ``/readyz`` need no key
+(:mod:`._health`). The console (:mod:`.console`, at ``/ui/``) is mounted next to these routes and runs
+its edits through the same operations.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -26,7 +30,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from remotevars.server._auth import ANONYMOUS, ApiKey, Keys, Scope, bearer_token, unnamed_keys
 from remotevars.server._body import read_body
@@ -34,12 +38,13 @@ from remotevars.server._boundary import ErrorBoundary
 from remotevars.server._broadcast import Broadcaster
 from remotevars.server._edit import SchemaViolation
 from remotevars.server._edit_routes import EditRoutes
+from remotevars.server._health import Health
 from remotevars.server._limits import Limits
+from remotevars.server._open import open_store
 from remotevars.server._ops import Operations, Outcome
 from remotevars.server._preconditions import Precondition
 from remotevars.server._shape import encode
-from remotevars.server._sqlite import SQLiteStore
-from remotevars.server._storage import StorageUnavailable, Store
+from remotevars.server._storage import Commit, StorageUnavailable, Store
 from remotevars.server._updates import encode_update
 from remotevars.server._wire import (
     WriteRejected,
@@ -153,16 +158,12 @@ class _Api:
         raw = await read_body(request, self.limits.max_body_bytes)
         return await self._write_work(parse_body, raw, parse, self.limits)
 
-    def announce(self, outcome: Outcome) -> None:
-        """Send the stream message of a committed write (nothing for a write that changed nothing)."""
-        # Encoded once here, sent as-is on every stream.
-        self.broadcaster.publish(encode_update(outcome.commit))
-
     async def run(self, operation: Callable[[], Outcome]) -> Outcome:
-        """Run ``operation`` in a worker thread (a write slot), announce its commit, and return its outcome."""
-        outcome = await self._write_work(operation)
-        self.announce(outcome)
-        return outcome
+        """Run ``operation`` in a worker thread once a write slot is free, and return its outcome.
+
+        Its commit reaches the SSE streams through the store (see :func:`create_app`), before this returns.
+        """
+        return await self._write_work(operation)
 
     def variable_response(self, name: str, outcome: Outcome, status: int = 200) -> Response:
         """Return the variable's read shape (plus ``warnings`` when the write left any) with its ETag."""
@@ -265,6 +266,20 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return _error(exc.status_code, str(exc.detail), dict(exc.headers or {}))
 
 
+def _stream_publisher(loop: asyncio.AbstractEventLoop, broadcaster: Broadcaster) -> Callable[[Commit], None]:
+    """Return a store subscriber that hands each move of the snapshot to ``broadcaster`` on ``loop``."""
+
+    def publish(commit: Commit) -> None:
+        # Encoded once, on the store's thread; the event loop only queues the bytes for every stream.
+        update = encode_update(commit)
+        if update is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop is closed: this app has shut down
+            loop.call_soon_threadsafe(broadcaster.publish, update)
+
+    return publish
+
+
 def create_app(
     store: Store | str | Path,
     *,
@@ -274,12 +289,24 @@ def create_app(
     keepalive_interval: float = 15.0,
     allow_anonymous_read: bool = False,
     limits: Limits | None = None,
+    ui: bool = True,
+    session_secret: str | None = None,
+    migrate: bool = True,
 ) -> Starlette:
-    """Return the server's ASGI app over ``store`` (a :class:`Store`, or a SQLite path the app opens and closes).
+    """Return the server's ASGI app over ``store``: a :class:`Store`, or a database the app opens and closes.
 
-    ``keys`` are named keys (from a keys file); ``read_keys``/``write_keys`` are secrets without names,
-    which get the names ``read-key-1``, ``write-key-1``... Raises :class:`~remotevars.ConfigurationError`
-    when two keys share a name or a secret.
+    A database is a SQLite path or a PostgreSQL URL (``postgresql://...``), migrated forward on open
+    unless ``migrate`` is False. ``keys`` are named keys (from a keys file); ``read_keys``/``write_keys``
+    are secrets without names, which get the names ``read-key-1``, ``write-key-1``... Raises
+    :class:`~remotevars.ConfigurationError` when two keys share a name or a secret, and what
+    :func:`~._open.open_store` raises.
+
+    The app subscribes to the store when it starts (lifespan): from then on every commit to the
+    database, from this process or another, reaches its SSE streams.
+
+    ``ui`` serves the console at ``/ui/`` (:mod:`remotevars.server.console`); ``session_secret`` signs its
+    session cookies (None: a random secret, so a restart signs everybody out; several instances behind
+    one address need the same secret).
 
     ``limits`` (default: :class:`Limits`'s defaults) caps bodies and what they hold, for the API and
     the operations alike; its connection limits are applied by :func:`~remotevars.server.make_server`,
@@ -290,7 +317,7 @@ def create_app(
     """
     key_set = Keys([*keys, *unnamed_keys(read_keys, write_keys)], allow_anonymous_read=allow_anonymous_read)
     owned = isinstance(store, str | Path)
-    the_store: Store = SQLiteStore(store) if isinstance(store, str | Path) else store
+    the_store: Store = open_store(store, migrate=migrate) if isinstance(store, str | Path) else store
     broadcaster = Broadcaster()
     the_limits = Limits() if limits is None else limits
     ops = Operations(the_store, limits=the_limits)
@@ -299,8 +326,11 @@ def create_app(
     read: Scope = 'read'
     write: Scope = 'write'
 
+    health = Health(the_store)
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        the_store.subscribe(_stream_publisher(asyncio.get_running_loop(), broadcaster))
         try:
             yield
         finally:
@@ -312,7 +342,7 @@ def create_app(
         return Route(path, api.guarded(scope, handler), methods=[method])
 
     variable = '/v1/variables/{name}/'
-    routes = [
+    routes: list[BaseRoute] = [
         route('/v1/variables/', read, api.list_variables, 'GET'),
         route('/v1/variables/', write, api.create_variable, 'POST'),
         # Before the {name} routes: POST on "bulk" is the bulk write; other methods fall through to them.
@@ -333,7 +363,17 @@ def create_app(
         route('/v1/variable-types/', read, api.list_types, 'GET'),
         route('/v1/variable-types/', write, api.upsert_type, 'POST'),
         route('/v1/variable-updates/', read, api.updates, 'GET'),
+        Route('/healthz', health.healthz, methods=['GET']),
+        Route('/readyz', health.readyz, methods=['GET']),
     ]
+    if ui:
+        # Imported here: the console's templates and sessions cost nothing when it is off.
+        from remotevars.server.console import Sessions, console_routes
+
+        sessions = Sessions(key_set, session_secret)
+        routes += console_routes(
+            ops, key_set, api.run, broadcaster, keepalive_interval=keepalive_interval, sessions=sessions
+        )
     app = Starlette(
         routes=routes,
         lifespan=lifespan,

@@ -69,6 +69,10 @@ class Keys:
     def __len__(self) -> int:
         return len(self._keys)
 
+    def named(self, name: str) -> ApiKey | None:
+        """Return the key called ``name``, or None (the console checks its sessions' keys with it)."""
+        return next((key for key in self._keys if key.name == name), None)
+
     def identify(self, authorization: str | None) -> ApiKey | None:
         """Return the key the header carries, or None (no bearer token, or an unknown one)."""
         token = bearer_token(authorization)

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from remotevars._regex import PatternError, compile_pattern
 from remotevars.config import VariableConfig
+from remotevars.server._json import StrictJsonError, loads_strict
 from remotevars.server._json_schema import InvalidSchema, check_schema, violations
 from remotevars.server._limits import Limits
 from remotevars.server._shape import load_shape
@@ -103,8 +104,14 @@ class Edit:
     def mint(self, serialized_value: str) -> int:
         """Create the next version holding ``serialized_value``; return its number.
 
-        :meth:`finish` checks it against the schema, naming the labels that point at it.
+        Raises :class:`WriteRejected` (422) unless the value is strict JSON text nested within the limits
+        (whatever front end built it: the console writes what a user typed). :meth:`finish` checks it
+        against the schema, naming the labels that point at it.
         """
+        try:
+            loads_strict(serialized_value, max_depth=self.limits.max_json_depth)
+        except StrictJsonError as exc:
+            raise WriteRejected(f'Variable {self.name!r}: new version: not valid JSON text ({exc})') from None
         number = self.tx.add_version(self.name, serialized_value, self.now)
         self._minted[number] = serialized_value
         return number

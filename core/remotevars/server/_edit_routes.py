@@ -45,7 +45,7 @@ class BodyReader(Protocol):
 
 
 class EditRoutes:
-    """The edit, history and rollback handlers; ``run`` executes and announces an operation (see ``_app``)."""
+    """The edit, history and rollback handlers; ``run`` executes an operation off the event loop (see ``_app``)."""
 
     def __init__(
         self,

@@ -25,7 +25,7 @@ from remotevars.server._preconditions import Precondition
 from remotevars.server._storage import Commit, Store, Transaction
 from remotevars.server._wire import DEFAULT_LIMITS, LabelTarget, VariableWrite, WriteRejected, check_label
 
-__all__ = ['Operations', 'Outcome', 'Target']
+__all__ = ['Operations', 'Outcome', 'Target', 'label_users']
 
 T = TypeVar('T')
 
@@ -249,7 +249,7 @@ class Operations:
             doc = edit.require_doc()
             if label not in doc['labels']:
                 raise WriteRejected(f'Variable {name!r} has no label {label!r}', 404)
-            users = _label_users(doc, label)
+            users = label_users(doc, label)
             if users:
                 raise WriteRejected(
                     f'Variable {name!r}: label {label!r} is used by {", ".join(users)}; change '
@@ -337,8 +337,8 @@ class Operations:
         return self._run(apply)[1]
 
 
-def _label_users(doc: dict[str, Any], label: str) -> list[str]:
-    """Return what uses ``label``: the rollout, overrides (by index) and labels that refer to it."""
+def label_users(doc: dict[str, Any], label: str) -> list[str]:
+    """Return what uses ``label`` in a document or read shape: the rollout, overrides, labels referring to it."""
     users = []
     if label in doc['rollout']['labels']:
         users.append('the rollout')

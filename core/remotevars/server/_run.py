@@ -17,13 +17,14 @@ import uvicorn
 from starlette.applications import Starlette
 
 from remotevars.server._broadcast import Broadcaster
-from remotevars.server._guard import ConnectionGuard, guarded_protocol
+from remotevars.server._guard import ConnectionGuard, GuardedHttpToolsProtocol, guarded_protocol
 from remotevars.server._limits import DEFAULT_MAX_CONNECTIONS, Limits
 
 __all__ = [
     'ServerWithStreams',
     'configure_server_process',
     'freeze_start_up_objects',
+    'http_protocol',
     'make_server',
     'max_connections_for',
 ]
@@ -103,6 +104,16 @@ def freeze_start_up_objects() -> None:
     gc.freeze()
 
 
+def http_protocol(app: Starlette) -> type[GuardedHttpToolsProtocol]:
+    """Return the HTTP protocol uvicorn serves ``app`` with: one choice for a single process and every worker.
+
+    The guarded httptools protocol (:mod:`._guard`), bound to the connection limits of the app's
+    :class:`~remotevars.server._limits.Limits` (``app.state.limits``); each process caps its own connections.
+    """
+    limits: Limits = getattr(app.state, 'limits', None) or Limits()
+    return guarded_protocol(limits, max_connections_for(limits))
+
+
 def make_server(
     app: Starlette,
     *,
@@ -116,8 +127,7 @@ def make_server(
 
     The connection limits come from ``app.state.limits`` (the app's :class:`Limits`).
     """
-    limits: Limits = getattr(app.state, 'limits', None) or Limits()
-    protocol = guarded_protocol(limits, max_connections_for(limits))
+    protocol = http_protocol(app)
     config = uvicorn.Config(
         app,
         host=host,

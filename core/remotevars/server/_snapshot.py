@@ -1,16 +1,18 @@
 """The committed state readers see: every variable's read shape, the encoded body and its ETag.
 
-Storage-neutral. A store refreshes its snapshot after each commit (re-reading only the variables the
-write touched) or as a whole (at start-up, or when another process wrote the database), so reads
-never touch the database and never wait for a writer.
+Storage-neutral. A store refreshes its snapshot after each commit, its own or another process's
+(re-reading only the variables the commits touched, or patching in the read shapes a notification
+carried), or as a whole at start-up, so reads never touch the database and never wait for a writer.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from remotevars.server._shape import encode, load_shape
 from remotevars.server._storage import etag
@@ -18,7 +20,7 @@ from remotevars.server._storage import etag
 if TYPE_CHECKING:
     from remotevars.server._storage import VariableReader
 
-__all__ = ['Snapshot', 'build_snapshot']
+__all__ = ['Snapshot', 'build_snapshot', 'patch_snapshot']
 
 logger = logging.getLogger('remotevars.server')
 
@@ -77,6 +79,35 @@ def build_snapshot(
             variables[name] = shape
             encoded[name] = served
             revisions[name] = record.revision
+    return _assemble(db_id, revision, variables, encoded, revisions)
+
+
+def patch_snapshot(previous: Snapshot, revision: int, variables: Mapping[str, bytes | None]) -> Snapshot:
+    """Return ``previous`` at ``revision``: each of ``variables`` replaced by its encoded read shape, or removed (None).
+
+    The variables are taken as last changed at ``revision``; the encoded shapes are used as they are, so the
+    body is byte for byte what the process that committed ``revision`` serves.
+    """
+    shapes, encoded, revisions = dict(previous.variables), dict(previous.encoded), dict(previous.revisions)
+    for name, shape in variables.items():
+        if shape is None:
+            shapes.pop(name, None)
+            encoded.pop(name, None)
+            revisions.pop(name, None)
+        else:
+            shapes[name] = msgspec.json.decode(shape)  # strict JSON, encoded by the committing process
+            encoded[name] = shape
+            revisions[name] = revision
+    return _assemble(previous.db_id, revision, shapes, encoded, revisions)
+
+
+def _assemble(
+    db_id: str,
+    revision: int,
+    variables: dict[str, dict[str, Any]],
+    encoded: dict[str, bytes],
+    revisions: dict[str, int],
+) -> Snapshot:
     order = sorted(variables)
     body = b'{"variables":{' + b','.join(encode(name) + b':' + encoded[name] for name in order) + b'}}'
     return Snapshot(

@@ -1,15 +1,20 @@
 """The SQLite backend of the server's :class:`~._storage.Store` (stdlib ``sqlite3``, WAL mode).
 
-One connection, used under a lock. Every write is one ``BEGIN IMMEDIATE`` transaction, so a failed
-write changes nothing and two writers (threads or processes) cannot interleave; the new snapshot is
-read inside the same transaction, so it is exactly what was committed. Everything is stored as strict
-JSON (no NaN/Infinity, no unpaired surrogates), encoded inside the transaction before it commits: a
-value without such an encoding refuses the write (422) and changes nothing. The schema is versioned and
-migrated forward on open (:data:`MIGRATIONS`, run by :mod:`._migrations`).
+One connection per store, used under a lock. Every write is one ``BEGIN IMMEDIATE`` transaction, so a
+failed write changes nothing and two writers (threads or processes) cannot interleave; the new
+snapshot is read inside the same transaction, so it is exactly what was committed. The schema is
+versioned and migrated forward on open (:data:`MIGRATIONS`, run by :mod:`._migrations`).
+
+Several processes may serve one file (``remotevars serve --workers N``, or two servers): once
+something subscribes, the store checks ``PRAGMA data_version`` every few tens of milliseconds (a
+read of a counter in shared memory, no I/O), which changes when another connection commits; it then
+reads the changes from the history and moves its snapshot forward (:mod:`._feed`), so every
+process's clients get every write, with an unbroken ETag chain.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import time
@@ -19,29 +24,21 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from remotevars.server._json import StrictJsonError, dumps_strict, loads_stored
-from remotevars.server._migrations import Migration, migrate
+from remotevars.server._feed import Advance, Listener, SnapshotFeed, read_advance
+from remotevars.server._migrations import Migration, check_version, pending_steps
+from remotevars.server._migrations import migrate as apply_migrations
 from remotevars.server._snapshot import Snapshot, build_snapshot
-from remotevars.server._storage import (
-    Change,
-    Commit,
-    HistoryEntry,
-    NewHistoryEntry,
-    StorageUnavailable,
-    VariableRecord,
-    etag,
-)
-from remotevars.server._wire import WriteRejected
+from remotevars.server._sql import Dialect, SqlReader, SqlTransaction
+from remotevars.server._storage import Commit, HistoryEntry, StorageUnavailable, etag
 
-__all__ = ['MIGRATIONS', 'SQLiteStore']
+__all__ = ['DEFAULT_POLL_INTERVAL', 'MIGRATIONS', 'SQLiteStore', 'migration_status']
 
+logger = logging.getLogger('remotevars.server')
 
-def _stored(value: Any, owner: str) -> str:
-    """Return ``value`` as strict JSON text for a column; raises :class:`WriteRejected` (422) naming ``owner``."""
-    try:
-        return dumps_strict(value).decode()
-    except StrictJsonError as exc:
-        raise WriteRejected(f'{owner}: a value has no strict JSON encoding ({exc})') from None
+#: Seconds between two checks for other processes' commits.
+DEFAULT_POLL_INTERVAL = 0.02
+
+_DIALECT = Dialect(placeholder='?', returning=False)
 
 
 def _execute_all(cur: sqlite3.Cursor, script: str) -> None:
@@ -93,23 +90,43 @@ def _add_history_and_variable_revisions(cur: sqlite3.Cursor) -> None:
     cur.execute("UPDATE variables SET revision = (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'revision')")
 
 
+def _index_history_by_revision(cur: sqlite3.Cursor) -> None:
+    # Other processes read the changes after a revision from the history.
+    cur.execute('CREATE INDEX history_by_revision ON history (revision)')
+
+
 #: The SQLite schema, step by step. Version 1 is the first release's schema (which recorded no version).
 MIGRATIONS: tuple[Migration[sqlite3.Cursor], ...] = (
     Migration(1, 'variables, versions, variable types, meta (db_id, revision)', _create_first_schema),
     Migration(2, 'history; the revision of each variable (If-Match)', _add_history_and_variable_revisions),
+    Migration(3, 'history indexed by revision (processes on one file follow each other)', _index_history_by_revision),
 )
 
 
-def _stored_before(entry: NewHistoryEntry) -> str | None:
-    # The state before a write was read from the database, where an older release may have stored a
-    # value without a strict encoding (attack: Infinity in a schema). It is recorded as unknown (null)
-    # rather than refusing the very write that repairs or deletes the variable.
-    if entry.before is None:
-        return None
-    try:
-        return dumps_strict(entry.before).decode()
-    except StrictJsonError:
-        return None
+def _schema_version(cur: sqlite3.Cursor) -> int:
+    if cur.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone() is None:
+        return 0
+    row = cur.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return 1 if row is None else int(row[0])  # the first release wrote no version
+
+
+def migration_status(path: str | Path, *, apply: bool) -> tuple[int, list[Migration[sqlite3.Cursor]]]:
+    """Return the schema version found in the file at ``path`` and the steps applied (``apply``) or pending.
+
+    Raises :class:`~._storage.StorageUnavailable` and :class:`~._migrations.SchemaTooNew`.
+    """
+    if not apply and not Path(path).exists():
+        return 0, list(MIGRATIONS)  # a check creates nothing
+    with _storage_errors():
+        conn = sqlite3.connect(str(path), isolation_level=None, timeout=30.0)
+        try:
+            _enable_wal(conn)
+            conn.execute('PRAGMA busy_timeout=30000')
+            target = _MigrationTarget(conn)
+            found = _schema_version(conn.cursor())
+            return found, apply_migrations(target, MIGRATIONS) if apply else pending_steps(target, MIGRATIONS)
+        finally:
+            conn.close()
 
 
 class _MigrationTarget:
@@ -132,10 +149,7 @@ class _MigrationTarget:
             cur.close()
 
     def schema_version(self, cur: sqlite3.Cursor) -> int:
-        if cur.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone() is None:
-            return 0
-        row = cur.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        return 1 if row is None else int(row[0])  # the first release wrote no version
+        return _schema_version(cur)
 
     def set_schema_version(self, cur: sqlite3.Cursor, version: int) -> None:
         cur.execute(
@@ -145,145 +159,6 @@ class _MigrationTarget:
         )
 
 
-class _Reader:
-    """Reads of the variables through one cursor (inside a transaction: a consistent view)."""
-
-    def __init__(self, cur: sqlite3.Cursor) -> None:
-        self._cur = cur
-
-    def variable_names(self) -> list[str]:
-        return [name for (name,) in self._cur.execute('SELECT name FROM variables').fetchall()]
-
-    def variable(self, name: str) -> VariableRecord | None:
-        row = self._cur.execute('SELECT doc, revision FROM variables WHERE name = ?', (name,)).fetchone()
-        return None if row is None else VariableRecord(name, loads_stored(row[0]), int(row[1]))
-
-    def latest_version(self, name: str) -> tuple[int, str] | None:
-        row = self._cur.execute(
-            'SELECT version, serialized_value FROM versions WHERE variable = ? ORDER BY version DESC LIMIT 1', (name,)
-        ).fetchone()
-        return None if row is None else (int(row[0]), str(row[1]))
-
-    def version_value(self, name: str, version: int) -> str | None:
-        row = self._cur.execute(
-            'SELECT serialized_value FROM versions WHERE variable = ? AND version = ?', (name, version)
-        ).fetchone()
-        return None if row is None else str(row[0])
-
-
-class _Transaction(_Reader):
-    """One ``BEGIN IMMEDIATE`` transaction (see :class:`~._storage.Transaction`)."""
-
-    def __init__(self, cur: sqlite3.Cursor, db_id: str, previous_revision: int) -> None:
-        super().__init__(cur)
-        self._db_id = db_id
-        self.previous_revision = previous_revision
-        self.changes: list[Change] = []
-        self._commit: Commit | None = None
-        # What this transaction saved (None: deleted), so the snapshot built inside it reuses the
-        # documents rather than decoding them again (~5 ms holding the GIL for a 2 MiB one).
-        self._saved: dict[str, VariableRecord | None] = {}
-
-    @property
-    def db_id(self) -> str:
-        return self._db_id
-
-    @property
-    def revision(self) -> int:
-        return self.previous_revision + 1
-
-    @property
-    def committed(self) -> Commit:
-        if self._commit is None:
-            raise RuntimeError('the transaction has not committed')
-        return self._commit
-
-    def variable(self, name: str) -> VariableRecord | None:
-        if name in self._saved:
-            return self._saved[name]
-        return super().variable(name)
-
-    def save_variable(self, record: VariableRecord) -> None:
-        self._saved[record.name] = record
-        self._cur.execute(
-            'INSERT INTO variables (name, doc, revision) VALUES (?, ?, ?)'
-            ' ON CONFLICT (name) DO UPDATE SET doc = excluded.doc, revision = excluded.revision',
-            (record.name, _stored(record.doc, f'Variable {record.name!r}'), record.revision),
-        )
-
-    def delete_variable(self, name: str) -> None:
-        self._saved[name] = None
-        self._cur.execute('DELETE FROM variables WHERE name = ?', (name,))
-        self._cur.execute('DELETE FROM versions WHERE variable = ?', (name,))
-
-    def add_version(self, name: str, serialized_value: str, created_at: str) -> int:
-        (highest,) = self._cur.execute(
-            'SELECT COALESCE(MAX(version), 0) FROM versions WHERE variable = ?', (name,)
-        ).fetchone()
-        number = int(highest) + 1
-        try:
-            serialized_value.encode()  # a raw unpaired surrogate: no strict JSON text holds one
-        except UnicodeEncodeError as exc:
-            raise WriteRejected(f'Variable {name!r}: a new version has no strict JSON encoding ({exc})') from None
-        self._cur.execute(
-            'INSERT INTO versions (variable, version, serialized_value, created_at) VALUES (?, ?, ?, ?)',
-            (name, number, serialized_value, created_at),
-        )
-        return number
-
-    def add_history(self, entry: NewHistoryEntry) -> int:
-        owner = f'Variable {entry.variable!r}'
-        self._cur.execute(
-            'INSERT INTO history (revision, variable, at, actor, action, before, after, warnings)'
-            ' VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-            (
-                self.revision,
-                entry.variable,
-                entry.at,
-                entry.actor,
-                entry.action,
-                _stored_before(entry),
-                None if entry.after is None else _stored(entry.after, owner),
-                _stored(entry.warnings, owner),
-            ),
-        )
-        return int(self._cur.lastrowid or 0)
-
-    def history_entry(self, entry_id: int) -> HistoryEntry | None:
-        row = self._cur.execute(f'SELECT {_HISTORY_COLUMNS} FROM history WHERE id = ?', (entry_id,)).fetchone()
-        return None if row is None else _history_entry(row)
-
-    def save_variable_type(self, variable_type: dict[str, Any]) -> None:
-        self._cur.execute(
-            'INSERT INTO variable_types (name, doc) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET doc = excluded.doc',
-            (variable_type['name'], _stored(variable_type, f'Variable type {variable_type["name"]!r}')),
-        )
-
-    def changed(self, change: Change) -> None:
-        self.changes.append(change)
-
-    def set_committed(self, commit: Commit) -> None:
-        self._commit = commit
-
-
-_HISTORY_COLUMNS = 'id, revision, variable, at, actor, action, before, after, warnings'
-
-
-def _history_entry(row: tuple[Any, ...]) -> HistoryEntry:
-    entry_id, revision, variable, at, actor, action, before, after, warnings = row
-    return HistoryEntry(
-        id=int(entry_id),
-        revision=int(revision),
-        variable=variable,
-        at=at,
-        actor=actor,
-        action=action,
-        before=None if before is None else loads_stored(before),
-        after=None if after is None else loads_stored(after),
-        warnings=loads_stored(warnings),
-    )
-
-
 @contextmanager
 def _storage_errors() -> Iterator[None]:
     try:
@@ -291,11 +166,6 @@ def _storage_errors() -> Iterator[None]:
     except sqlite3.OperationalError as exc:
         # Locked for longer than the busy timeout, disk full, read-only file: retryable, not a bug.
         raise StorageUnavailable(str(exc)) from exc
-
-
-def _meta(cur: sqlite3.Cursor) -> tuple[str, int]:
-    meta = dict(cur.execute("SELECT key, value FROM meta WHERE key IN ('db_id', 'revision')").fetchall())
-    return meta['db_id'], int(meta['revision'])
 
 
 def _enable_wal(conn: sqlite3.Connection, *, attempts: int = 200, pause: float = 0.05) -> None:
@@ -317,51 +187,69 @@ def _enable_wal(conn: sqlite3.Connection, *, attempts: int = 200, pause: float =
 class SQLiteStore:
     """The variables database at ``path`` (``':memory:'`` for a throwaway one); migrated forward on open.
 
-    Raises :class:`~._storage.StorageUnavailable` when the file cannot be opened or migrated, and
-    :class:`~._migrations.SchemaTooNew` for a database written by a newer remotevars.
+    With ``migrate=False`` the schema must already be current (:class:`~._migrations.SchemaOutdated`
+    otherwise). ``poll_interval``: seconds between checks for other processes' commits, once something
+    subscribed. Raises :class:`~._storage.StorageUnavailable` when the file cannot be opened or migrated,
+    and :class:`~._migrations.SchemaTooNew` for a database written by a newer remotevars.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, migrate: bool = True, poll_interval: float = DEFAULT_POLL_INTERVAL) -> None:
         self.path = str(path)
         self._lock = threading.Lock()
+        self._poll_interval = poll_interval
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+        self._data_version: int | None = None  # None: not checked yet (the first check reads the revision)
         with _storage_errors():
             self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30.0)
             try:
                 _enable_wal(self._conn)
                 self._conn.execute('PRAGMA synchronous=FULL')
                 self._conn.execute('PRAGMA busy_timeout=30000')
+                target = _MigrationTarget(self._conn)
                 #: The migration steps this open applied (empty when the schema was current).
-                self.migrated = migrate(_MigrationTarget(self._conn), MIGRATIONS)
-                self._snapshot = self._read_snapshot()
+                self.migrated = apply_migrations(target, MIGRATIONS) if migrate else []
+                check_version(_schema_version(self._conn.cursor()), MIGRATIONS)  # with migrate=False
+                self._feed = SnapshotFeed(self._read_snapshot())
             except BaseException:
                 self._conn.close()
                 raise
 
     def close(self) -> None:
-        """Close the database connection."""
+        """Stop following other processes and close the database connection."""
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join(timeout=5.0)
         with self._lock:
             self._conn.close()
 
     @property
     def snapshot(self) -> Snapshot:
         """Return the last committed state (an immutable object; no database access)."""
-        return self._snapshot
+        return self._feed.snapshot
 
     def _read_snapshot(self) -> Snapshot:
+        with self._read() as reader:
+            db_id, revision = reader.meta()
+            return build_snapshot(reader, db_id, revision)
+
+    @contextmanager
+    def _read(self) -> Iterator[SqlReader]:
+        """Yield a reader inside one read transaction (every statement sees the same revision); hold the lock."""
         cur = self._conn.cursor()
         try:
-            cur.execute('BEGIN')  # one read transaction: every variable as of the same revision
+            cur.execute('BEGIN')
             try:
-                db_id, revision = _meta(cur)
-                return build_snapshot(_Reader(cur), db_id, revision)
+                yield SqlReader(cur, _DIALECT)
             finally:
                 cur.execute('COMMIT')
         finally:
             cur.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[_Transaction]:
-        """Yield a write transaction (``BEGIN IMMEDIATE``); commit and refresh the snapshot when the block ends."""
+    def transaction(self) -> Iterator[SqlTransaction]:
+        """Yield a write transaction (``BEGIN IMMEDIATE``); commit and move the snapshot when the block ends."""
+        advance: Advance | None = None
         with self._lock, _storage_errors():
             cur = self._conn.cursor()
             try:
@@ -369,16 +257,13 @@ class SQLiteStore:
                 # queue (busy_timeout) instead of failing half-way; any exception rolls everything back.
                 cur.execute('BEGIN IMMEDIATE')
                 try:
-                    db_id, revision = _meta(cur)
-                    tx = _Transaction(cur, db_id, revision)
+                    db_id, revision = SqlReader(cur, _DIALECT).meta()
+                    tx = SqlTransaction(cur, _DIALECT, db_id, revision)
                     yield tx
-                    snapshot = self._snapshot
                     if tx.changes:
-                        cur.execute("UPDATE meta SET value = ? WHERE key = 'revision'", (str(tx.revision),))
-                        # Another process wrote the file since our last commit: reload everything.
-                        stale = etag(db_id, revision) != snapshot.etag
-                        names = None if stale else [c.name for c in tx.changes]
-                        snapshot = build_snapshot(tx, db_id, tx.revision, snapshot, names)
+                        tx.record_revision()
+                        # Includes what other processes committed since this one's snapshot.
+                        advance = read_advance(tx, self._feed.snapshot, tx.revision)
                     cur.execute('COMMIT')
                 except BaseException:
                     if self._conn.in_transaction:
@@ -387,46 +272,94 @@ class SQLiteStore:
             finally:
                 cur.close()
             previous_etag = etag(db_id, revision)
-            if tx.changes:
-                self._snapshot = snapshot
-                variables = {c.name: snapshot.encoded[c.name] for c in tx.changes if c.name in snapshot.encoded}
-                tx.set_committed(Commit(tuple(tx.changes), previous_etag, snapshot.etag, variables))
-            else:
+            if advance is None:
                 tx.set_committed(Commit((), previous_etag, previous_etag, {}))
+                return
+            self._feed.install(advance)
+            encoded = advance.snapshot.encoded
+            variables = {c.name: encoded[c.name] for c in tx.changes if c.name in encoded}
+            tx.set_committed(Commit(tuple(tx.changes), previous_etag, advance.snapshot.etag, variables))
+
+    # -- following other processes ------------------------------------------------------------------
+
+    def subscribe(self, listener: Listener) -> None:
+        """Call ``listener`` with every move of the snapshot, and start following other processes' commits."""
+        self._feed.subscribe(listener)
+        with self._lock:
+            if self._watcher is not None or self._stop.is_set():
+                return
+            self._watcher = threading.Thread(target=self._watch, name='remotevars-sqlite-follow', daemon=True)
+            self._watcher.start()
+
+    def _current_data_version(self) -> int:
+        return int(self._conn.execute('PRAGMA data_version').fetchone()[0])
+
+    def catch_up(self) -> None:
+        """Move the snapshot to the database's revision if another connection committed since the last check.
+
+        Cheap when none did (one pragma). Raises :class:`~._storage.StorageUnavailable`.
+        """
+        with self._lock, _storage_errors():
+            version = self._current_data_version()
+            if version == self._data_version:
+                return
+            self._data_version = version
+            with self._read() as reader:
+                _, revision = reader.meta()
+                advance = read_advance(reader, self._feed.snapshot, revision)
+            self._feed.install(advance)
+
+    def _watch(self) -> None:
+        failing = False
+        while not self._stop.wait(self._poll_interval):
+            try:
+                self.catch_up()
+            except Exception as exc:  # keep following: the next check may succeed
+                if not failing:
+                    logger.warning('cannot read the commits of other processes on %s: %s', self.path, exc)
+                failing = True
+            else:
+                if failing:
+                    logger.warning('following the commits of other processes on %s again', self.path)
+                failing = False
+
+    def check_ready(self) -> None:
+        """Return if the database answers and its schema is the one this code writes.
+
+        Raises :class:`~._storage.StorageUnavailable` saying why not.
+        """
+        if not self._lock.acquire(timeout=5.0):
+            raise StorageUnavailable('the database is busy (a write has been running for 5 s)')
+        try:
+            with _storage_errors():
+                cur = self._conn.cursor()
+                try:
+                    version = _schema_version(cur)
+                finally:
+                    cur.close()
+            check_version(version, MIGRATIONS)
+        except StorageUnavailable:
+            raise
+        except Exception as exc:  # the schema moved on (a newer remotevars migrated it): not ready
+            raise StorageUnavailable(str(exc)) from exc
+        finally:
+            self._lock.release()
+        if self._watcher is not None and not self._watcher.is_alive():
+            raise StorageUnavailable('no longer following the commits of other processes')
 
     # -- reads outside the snapshot -------------------------------------------------------------
 
     def versions(self, name: str) -> list[dict[str, Any]] | None:
         """Return every version of ``name`` (oldest first), or None when the variable does not exist."""
-        with self._lock, _storage_errors():
-            cur = self._conn.cursor()
-            try:
-                cur.execute('BEGIN')
-                try:
-                    if cur.execute('SELECT 1 FROM variables WHERE name = ?', (name,)).fetchone() is None:
-                        return None
-                    rows = cur.execute(
-                        'SELECT version, serialized_value, created_at FROM versions'
-                        ' WHERE variable = ? ORDER BY version',
-                        (name,),
-                    ).fetchall()
-                finally:
-                    cur.execute('COMMIT')
-            finally:
-                cur.close()
-        return [{'version': v, 'serialized_value': s, 'created_at': c} for v, s, c in rows]
+        with self._lock, _storage_errors(), self._read() as reader:
+            return reader.versions(name)
 
     def history(self, name: str, limit: int | None = None) -> list[HistoryEntry]:
         """Return the history of ``name``, newest first (at most ``limit`` entries)."""
-        with self._lock, _storage_errors():
-            rows = self._conn.execute(
-                f'SELECT {_HISTORY_COLUMNS} FROM history WHERE variable = ? ORDER BY id DESC LIMIT ?',
-                (name, -1 if limit is None else limit),
-            ).fetchall()
-        return [_history_entry(row) for row in rows]
+        with self._lock, _storage_errors(), self._read() as reader:
+            return reader.history(name, limit)
 
     def variable_types(self) -> list[dict[str, Any]]:
         """Return every variable type, by name."""
-        with self._lock, _storage_errors():
-            rows = self._conn.execute('SELECT doc FROM variable_types ORDER BY name').fetchall()
-        return [loads_stored(doc) for (doc,) in rows]
+        with self._lock, _storage_errors(), self._read() as reader:
+            return reader.variable_types()

@@ -1,17 +1,20 @@
 """The storage interface of the server: what a backend stores, and the transaction the operations run in.
 
-Storage-neutral: records and protocols only, no SQL. A backend (:mod:`._sqlite` today) keeps variables
+Storage-neutral: records and protocols only, no SQL. A backend (:mod:`._sqlite`, :mod:`._postgres`) keeps variables
 as :class:`VariableRecord` documents, versions as numbered immutable JSON texts, the history as
 :class:`HistoryEntry` rows and one global revision. The rules (minting versions, validation, history
 contents) live in :mod:`._ops`, which works through :class:`Transaction` only; the HTTP layer sees
 :class:`Store` and the neutral :class:`StorageUnavailable`.
 
 A transaction serialises writers (one at a time across every process using the database); a write
-that records changes commits as revision ``previous + 1`` and becomes a :class:`Commit`.
+that records changes commits as revision ``previous + 1`` and becomes a :class:`Commit`. Several
+processes may share one database: each store follows the others' commits and moves its snapshot
+forward, announcing every move to its subscribers (:mod:`._feed`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -223,6 +226,22 @@ class Store(Protocol):
 
     def variable_types(self) -> list[dict[str, Any]]:
         """Return every variable type, by name."""
+        ...
+
+    def subscribe(self, listener: Callable[[Commit], None]) -> None:
+        """Call ``listener`` with every later move of :attr:`snapshot`, in order, and follow other processes.
+
+        A move is this process's commit or other processes' commits it noticed; its ``previous_etag``
+        is the ETag served before it, so the moves chain. ``listener`` runs on a store thread and must
+        be quick (the app hands the message to its event loop).
+        """
+        ...
+
+    def check_ready(self) -> None:
+        """Return if the database answers, its schema is current and other processes are followed.
+
+        Raises :class:`StorageUnavailable` saying why not.
+        """
         ...
 
     def close(self) -> None:
