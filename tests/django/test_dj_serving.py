@@ -109,7 +109,12 @@ def test_gunicorn_preload_every_worker_picks_up_a_change_within_a_second(server:
 
     with serving(command, server, log) as process:
         wait_until(lambda: get_worker(url), 40.0, f'gunicorn to answer (log: {log})')
-        workers = wait_until(lambda: (found := all_workers()) and len(found) == 3 and found, 20.0, 'three workers')
+        # A worker forked a moment ago may answer before its update stream has connected: wait for all three.
+        workers = wait_until(
+            lambda: (found := all_workers()) and len(found) == 3 and all(w['stream'] for w in found.values()) and found,
+            20.0,
+            'three workers, each with its update stream',
+        )
         assert process.pid not in workers
         assert all(w['value'] == 'Before' and w['stream'] is True for w in workers.values())
         # Each worker holds its own update stream (the preloading master keeps the one it started with).
