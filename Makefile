@@ -42,8 +42,13 @@ typecheck: $(STAMP)
 	cd example_projects/django_site && ../../$(BIN)/mypy --strict manage.py support_site helpdesk
 	cd example_projects/flask_app && ../../$(BIN)/mypy --strict support_app
 
+# Two test processes (pytest-xdist): most tests wait on servers and subprocesses, so two halve the wall time
+# on two cores. `PYTEST_WORKERS=0` runs them in one process.
+PYTEST_WORKERS ?= 2
+XDIST := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS))
+
 unit: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(XDIST)
 
 test: e2e-deps postgres-deps lint typecheck unit logfire-suite matrix
 
@@ -56,7 +61,7 @@ logfire-suite: $(STAMP)
 # tests on Python 3.13, and the adapter tests on Django 4.2 and Flask 2.3. Each leg has its venv under .venvs/.
 # A leg whose interpreter is missing is skipped with a message, except in CI (CI=true), where it fails.
 MATRIX := .venvs
-MATRIX_TEST_DEPS := 'pytest>=8' 'pytest-timeout>=2.3' 'pytest-django>=4.8' 'gunicorn>=22' 'pydantic-handlebars>=0.2' 'trio>=0.25'
+MATRIX_TEST_DEPS := 'pytest>=8' 'pytest-timeout>=2.3' 'pytest-django>=4.8' 'gunicorn>=22' 'pydantic-handlebars>=0.2' 'trio>=0.25' 'pytest-xdist>=3.5'
 OLD_FRAMEWORKS := 'Django>=4.2,<4.3' 'Flask>=2.3,<2.4' 'Werkzeug>=2.3.7,<3'
 
 $(MATRIX)/py313/.installed: pyproject.toml
@@ -74,9 +79,9 @@ matrix: $(STAMP) $(MATRIX)/oldest/.installed
 	elif [ "$$CI" = true ]; then echo 'matrix: no Python 3.13 found (set PYTHON313=...)'; exit 2; \
 	else echo 'matrix: no Python 3.13 found, the 3.13 leg is skipped (set PYTHON313=... to run it)'; fi
 	@echo '--- Django 4.2 / Flask 2.3 ---'
-	$(MATRIX)/oldest/bin/python -m pytest -q -p no:cacheprovider tests/django tests/flask
+	$(MATRIX)/oldest/bin/python -m pytest -q -p no:cacheprovider $(XDIST) tests/django tests/flask
 	@if [ -n "$(PYTHON313)" ]; then echo '--- Python 3.13 ---'; \
-		$(MATRIX)/py313/bin/python -m pytest -q -p no:cacheprovider tests/core tests/cli tests/django tests/flask; fi
+		$(MATRIX)/py313/bin/python -m pytest -q -p no:cacheprovider $(XDIST) tests/core tests/cli tests/django tests/flask; fi
 
 # The browser tests drive Debian's chromium through chromedriver. As root on a machine without them, install
 # both quietly; anything that goes wrong only makes those tests skip (they say why), never fails the run.
