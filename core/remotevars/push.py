@@ -39,15 +39,9 @@ from pydantic import ValidationError
 from remotevars import _render
 from remotevars._api import ApiClient, config_to_api_body, resolve_base_url
 from remotevars._diff import VariableDiff, diff_variable
-from remotevars._errors import (
-    ApiConnectionError,
-    ApiError,
-    BulkWriteUnsupported,
-    ConfigurationError,
-    RemoteVarsError,
-)
+from remotevars._errors import ApiError, BulkWriteUnsupported, ConfigurationError, RemoteVarsError
 from remotevars._options import VariablesOptions
-from remotevars._outcome import Outcome
+from remotevars._outcome import Outcome, api_failure_status
 from remotevars._plan import (
     ConfigCheck,
     ConfigPlan,
@@ -353,9 +347,10 @@ def one_line(exc: BaseException) -> str:
 
 
 def _apply_failed(console: Console, exc: Exception) -> Outcome:
+    # A write error (VariableWriteError) carries the API error it came from.
     cause = exc if isinstance(exc, ApiError) else exc.__cause__
-    # No connection, or a key that may not write: not the plan's fault, so a connection/auth error.
-    if isinstance(cause, ApiConnectionError) or (isinstance(cause, ApiError) and cause.status in (401, 403)):
+    # No connection, a key that may not write or a server failure is not the plan's fault.
+    if isinstance(cause, ApiError) and api_failure_status(cause) == 'error':
         outcome = Outcome('error', f'Could not apply the changes: {one_line(exc)}')
     else:
         outcome = Outcome('failed', f'The server rejected the changes (nothing was changed): {one_line(exc)}')

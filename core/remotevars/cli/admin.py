@@ -3,7 +3,7 @@
 They do without a UI what the Logfire UI does, against ``remotevars serve``. Every change is one
 request to an edit endpoint of the server (docs/server.md, "Atomic edits"): the server applies it in
 one transaction, so concurrent commands never lose each other's changes, and it sends one update
-event. A change that changes nothing says so and succeeds. Exit codes and errors: :mod:`._connection`.
+event. A change that changes nothing says so and succeeds. Exit codes and errors: :mod:`._exit`.
 """
 
 from __future__ import annotations
@@ -15,15 +15,8 @@ from typing import Any
 import click
 
 from remotevars._diff import override_text, rollout_text, target_text
-from remotevars.cli._connection import (
-    EXIT_REFUSED,
-    EXIT_USAGE,
-    api,
-    connection_options,
-    fail,
-    path,
-    request_edit,
-)
+from remotevars.cli._connection import api, connection_options, path, request_edit
+from remotevars.cli._exit import fail
 from remotevars.config import LabeledValue, LabelRef, VariableConfig
 
 __all__ = [
@@ -49,13 +42,13 @@ def _json_text(value: str) -> str:
     try:
         json.loads(value)
     except ValueError:
-        fail(f'VALUE_JSON is not valid JSON: {value!r} (a string needs quotes, e.g. \'"hello"\')', EXIT_REFUSED)
+        fail('refused', f'VALUE_JSON is not valid JSON: {value!r} (a string needs quotes, e.g. \'"hello"\')')
     return value
 
 
 def _check_label(label: str, where: str) -> str:
     if label in _RESERVED_REFS:
-        fail(f'{where}: {label!r} is reserved and cannot be used as a label name', EXIT_REFUSED)
+        fail('refused', f'{where}: {label!r} is reserved and cannot be used as a label name')
     return label
 
 
@@ -68,7 +61,7 @@ def _weights(pairs: tuple[str, ...], option: str) -> dict[str, float]:
         except ValueError:
             weight = math.nan
         if not sep or not label or not math.isfinite(weight):
-            fail(f'{option}: expected LABEL=WEIGHT with a number, got {pair!r}', EXIT_USAGE)
+            fail('usage', f'{option}: expected LABEL=WEIGHT with a number, got {pair!r}')
         weights[label] = weight
     return weights
 
@@ -80,13 +73,13 @@ def _condition(pair: str) -> dict[str, Any]:
         try:
             value: Any = json.loads(raw)
         except ValueError:
-            fail(f'--when: {raw!r} is not valid JSON in {pair!r}', EXIT_USAGE)
+            fail('usage', f'--when: {raw!r} is not valid JSON in {pair!r}')
     else:
         attribute, sep, value = pair.partition('=')
         if not sep:
-            fail(f'--when: expected ATTR=VALUE or ATTR:=JSON, got {pair!r}', EXIT_USAGE)
+            fail('usage', f'--when: expected ATTR=VALUE or ATTR:=JSON, got {pair!r}')
     if not attribute:
-        fail(f'--when: missing attribute name in {pair!r}', EXIT_USAGE)
+        fail('usage', f'--when: missing attribute name in {pair!r}')
     return {'kind': 'value-equals', 'attribute': attribute, 'value': value}
 
 
@@ -186,7 +179,7 @@ def create_version(name: str, value_json: str, labels: tuple[str, ...], base_url
 def set_label(name: str, label: str, version: int | None, ref: str | None, base_url: str, api_key: str) -> None:
     """Point LABEL of NAME at a version (--version N) or a reference (--ref latest|code_default|LABEL)."""
     if (version is None) == (ref is None):
-        fail('pass exactly one of --version or --ref', EXIT_USAGE)
+        fail('usage', 'pass exactly one of --version or --ref')
     _check_label(label, 'LABEL')
     body = {'version': version} if version is not None else {'ref': ref}
     with api(base_url, api_key) as client:

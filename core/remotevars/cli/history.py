@@ -2,7 +2,7 @@
 
 The server records every committed write per variable (docs/server.md, "History"); ``history`` shows
 it newest first, one line per entry with what changed, and ``rollback`` restores the labels, rollout
-and overrides as they were after an entry, as one write. Exit codes and errors: :mod:`._connection`.
+and overrides as they were after an entry, as one write. Exit codes and errors: :mod:`._exit`.
 """
 
 from __future__ import annotations
