@@ -91,7 +91,7 @@ __all__ = [
 InputFunction = Callable[[str], str]
 """Asks the user: shows the prompt it is given and returns the answer (like :func:`input`)."""
 
-#: The reference's text, kept as is (remotevars has no reference checks, but scripts may match on it).
+#: The reference's text after an applied push that warned (incompatible values, reference errors).
 DONE_WITH_WARNINGS = (
     'Done — changes applied, but with warnings above (see the Reference errors / incompatible label sections).'
 )
@@ -145,7 +145,6 @@ COMMAND_WORDING: Final = Wording(
     dry_run='--dry-run',
     allow_destructive='--allow-destructive',
 )
-NO_TERMINAL: Final = PYTHON_WORDING.no_terminal
 
 
 # -- the edges: output, prompts, server ----------------------------------------------------------
