@@ -116,7 +116,7 @@ class Read:
         """
         function = variable._default_function
         if function is None:
-            return variable._raw_default
+            return variable.default
         key = id(variable)
         found = self._default.get(key)
         if found is None:

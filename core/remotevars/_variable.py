@@ -125,7 +125,6 @@ class Variable(Generic[T]):
         self._default_function: ResolveFunction[T] | None = (
             cast('ResolveFunction[T]', default) if is_resolve_function(default) else None
         )
-        self._raw_default: Any = default
         #: The static default as JSON text (None for a resolve function or a default that cannot be serialised).
         self._serialized_default: str | None = None
         #: Why the static default does not fit the type (it is then served as it is, with validation_error).
@@ -380,7 +379,7 @@ class Variable(Generic[T]):
                 # A mutable static default: a fresh copy for each read (one that cannot be serialised is
                 # served as it is: there is nothing to copy it from).
                 serialized = self._serialized_default
-                value = self._raw_default if serialized is None else self.type_adapter.validate_json(serialized)
+                value = cast(T, self.default) if serialized is None else self.type_adapter.validate_json(serialized)
                 return ResolvedVariable(name=self.name, value=value, reason=reason, exception=exception)
             return self._read(snapshot, targeting_key, attributes).code_default(reason, exception)
         if self._default_error is not None:
@@ -512,7 +511,7 @@ class Variable(Generic[T]):
         if self._serialized_default is not None:
             return self._serialized_default
         try:
-            return self.type_adapter.dump_json(self._raw_default).decode()
+            return self.type_adapter.dump_json(cast(T, self.default)).decode()
         except SERIALIZE_ERRORS as exc:
             if strict:
                 raise VariableSerializationError(
