@@ -49,7 +49,6 @@ _OVERRIDES: Final[ContextVar[Mapping[str, Any] | None]] = ContextVar('remotevars
 _DECODE_CACHE_LIMIT: Final = 512
 #: Seconds between two log records of the same read failure of one variable.
 _FAILURE_LOG_EVERY: Final = 60.0
-_MISSING_REASON: Final = MISSING_REASON
 _EMPTY: Final[Mapping[str, Any]] = {}
 #: Cached in place of a label's result when its value composes other variables: such reads take
 #: the slow path (:mod:`remotevars._pipeline`), since references resolve per targeting key.
@@ -218,7 +217,7 @@ class Variable(Generic[T]):
                     snapshot = client._wait_for_first_config(snapshot)
                     variable = snapshot.lookup(name)
                 if variable is None:
-                    default = self._code_default(_MISSING_REASON[snapshot.state], targeting_key, attributes, snapshot)
+                    default = self._code_default(MISSING_REASON[snapshot.state], targeting_key, attributes, snapshot)
                     if self._default_is_fixed() and snapshot.state != 'missing_config':
                         self._fixed = (snapshot.serial, default)
                     return default
