@@ -42,7 +42,7 @@ class Outcome:
 
     @property
     def exit_code(self) -> int:
-        """The command-line exit code: 0 done or nothing to do, 1 refused or invalid, 2 usage, connection or auth."""
+        """The command-line exit code: 0 done or nothing to do, 1 refused or invalid, 2 usage, connection or server."""
         if self.status in ('applied', 'dry_run', 'no_changes', 'done'):
             return 0
         if self.status in ('refused', 'aborted', 'failed', 'invalid'):
