@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from remotevars._diff import rollout_text
 from remotevars.cli._connection import api, connection_options, path, request_edit
 
 __all__ = ['change_summary', 'commands', 'history', 'rollback']
@@ -25,10 +26,6 @@ def _label_text(target: dict[str, Any] | None) -> str | None:
     if 'serialized_value' in target:
         return f'v{target["version"]}'
     return f'->{target["ref"]}'
-
-
-def _weights_text(rollout: dict[str, Any]) -> str:
-    return ','.join(f'{label}={weight:g}' for label, weight in rollout['labels'].items()) or 'code default'
 
 
 def change_summary(before: dict[str, Any] | None, after: dict[str, Any] | None) -> str:
@@ -53,7 +50,8 @@ def change_summary(before: dict[str, Any] | None, after: dict[str, Any] | None) 
         elif old != new:
             parts.append(f'{label} {old} -> {new}')
     if before['rollout'] != after['rollout']:
-        parts.append(f'rollout {_weights_text(before["rollout"])} -> {_weights_text(after["rollout"])}')
+        old_rollout, new_rollout = rollout_text(before['rollout']['labels']), rollout_text(after['rollout']['labels'])
+        parts.append(f'rollout {old_rollout} -> {new_rollout}')
     if before['overrides'] != after['overrides']:
         parts.append(f'overrides {len(before["overrides"])} -> {len(after["overrides"])}')
     if before['json_schema'] != after['json_schema']:
