@@ -32,12 +32,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, Final, TextIO
-from urllib.parse import quote
 
 from pydantic import ValidationError
 
 from remotevars import _render
-from remotevars._api import ApiClient, config_to_api_body, resolve_base_url
+from remotevars._api import ApiClient, config_to_api_body, resolve_base_url, variable_path
 from remotevars._diff import VariableDiff, diff_variable
 from remotevars._errors import ApiError, BulkWriteUnsupported, ConfigurationError, RemoteVarsError
 from remotevars._options import VariablesOptions
@@ -580,7 +579,7 @@ def _type_links(
 def _link_type(api: ApiClient, config: VariableConfig, type_name: str) -> None:
     body = config_to_api_body(config)
     body['type_name'] = type_name  # not in the Logfire write format; a remotevars server keeps it
-    api.request('PUT', f'/v1/variables/{quote(config.name, safe="")}/', json_body=body)
+    api.request('PUT', variable_path(config.name), json_body=body)
 
 
 def run_push_types(

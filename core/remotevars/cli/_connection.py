@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar
-from urllib.parse import quote
 
 import click
 
@@ -19,7 +18,7 @@ from remotevars._errors import ApiConnectionError, ApiError, ConfigurationError,
 from remotevars._outcome import api_failure_status
 from remotevars.cli._exit import fail, warn
 
-__all__ = ['api', 'connection_options', 'path', 'request_edit']
+__all__ = ['api', 'connection_options', 'request_edit']
 
 P = ParamSpec('P')
 R = TypeVar('R')
@@ -55,12 +54,6 @@ def api(base_url: str, api_key: str) -> Iterator[ApiClient]:
         fail('usage', str(exc))
     except RemoteVarsError as exc:
         fail('refused', str(exc))
-
-
-def path(name: str, *rest: str | int) -> str:
-    """Return the API path of variable ``name`` (and of a sub-resource: ``path('v', 'labels', 'prod')``)."""
-    parts = [quote(name, safe=''), *(quote(str(p), safe='') for p in rest)]
-    return '/v1/variables/' + '/'.join(parts) + '/'
 
 
 def request_edit(client: ApiClient, method: str, api_path: str, body: Any = None) -> dict[str, Any]:

@@ -14,8 +14,9 @@ from typing import Any
 
 import click
 
+from remotevars._api import variable_path
 from remotevars._diff import override_text, rollout_text, target_text
-from remotevars.cli._connection import api, connection_options, path, request_edit
+from remotevars.cli._connection import api, connection_options, request_edit
 from remotevars.cli._exit import fail
 from remotevars.config import LabeledValue, LabelRef, VariableConfig
 
@@ -123,9 +124,9 @@ def list_variables(base_url: str, api_key: str) -> None:
 def show(name: str, base_url: str, api_key: str) -> None:
     """Show a variable: labels, rollout, overrides and version history."""
     with api(base_url, api_key) as client:
-        response = client.request('GET', path(name))
+        response = client.request('GET', variable_path(name))
         variable = VariableConfig.model_validate(response.json())
-        versions: list[dict[str, Any]] = client.request_json('GET', path(name, 'versions'))['versions']
+        versions: list[dict[str, Any]] = client.request_json('GET', variable_path(name, 'versions'))['versions']
     click.echo(f'{variable.name}' + (f': {variable.description}' if variable.description else ''))
     if variable.aliases:
         click.echo(f'aliases: {", ".join(variable.aliases)}')
@@ -160,7 +161,7 @@ def create_version(name: str, value_json: str, labels: tuple[str, ...], base_url
         _check_label(label, '--label')
     with api(base_url, api_key) as client:
         answer = request_edit(
-            client, 'POST', path(name, 'versions'), {'serialized_value': value, 'labels': list(labels)}
+            client, 'POST', variable_path(name, 'versions'), {'serialized_value': value, 'labels': list(labels)}
         )
     number = answer['version']
     moved = ''
@@ -183,7 +184,7 @@ def set_label(name: str, label: str, version: int | None, ref: str | None, base_
     _check_label(label, 'LABEL')
     body = {'version': version} if version is not None else {'ref': ref}
     with api(base_url, api_key) as client:
-        answer = request_edit(client, 'PUT', path(name, 'labels', label), body)
+        answer = request_edit(client, 'PUT', variable_path(name, 'labels', label), body)
     _done(f'{name}: label {label!r} {_target_text(_variable(answer).labels[label])}', answer)
 
 
@@ -194,7 +195,7 @@ def set_label(name: str, label: str, version: int | None, ref: str | None, base_
 def delete_label(name: str, label: str, base_url: str, api_key: str) -> None:
     """Remove LABEL from NAME (refused while the rollout, an override or another label uses it)."""
     with api(base_url, api_key) as client:
-        answer = request_edit(client, 'DELETE', path(name, 'labels', label))
+        answer = request_edit(client, 'DELETE', variable_path(name, 'labels', label))
     _done(f'{name}: label {label!r} deleted', answer)
 
 
@@ -206,7 +207,7 @@ def set_rollout(name: str, weights: tuple[str, ...], base_url: str, api_key: str
     """Set the base rollout of NAME: LABEL=WEIGHT ... (weights sum to at most 1; none: code default)."""
     rollout = _weights(weights, 'WEIGHTS')
     with api(base_url, api_key) as client:
-        answer = request_edit(client, 'PUT', path(name, 'rollout'), {'labels': rollout})
+        answer = request_edit(client, 'PUT', variable_path(name, 'rollout'), {'labels': rollout})
     _done(f'{name}: rollout {rollout_text(rollout)}', answer)
 
 
@@ -222,7 +223,7 @@ def add_override(name: str, conditions: tuple[str, ...], weights: tuple[str, ...
         'rollout': {'labels': _weights(weights, '--rollout')},
     }
     with api(base_url, api_key) as client:
-        answer = request_edit(client, 'POST', path(name, 'overrides'), override)
+        answer = request_edit(client, 'POST', variable_path(name, 'overrides'), override)
     click.echo(f'{name}: override [{len(answer["variable"]["overrides"]) - 1}] added')
 
 
@@ -233,7 +234,7 @@ def add_override(name: str, conditions: tuple[str, ...], weights: tuple[str, ...
 def remove_override(name: str, index: int, base_url: str, api_key: str) -> None:
     """Remove override INDEX of NAME (as numbered by `remotevars show`, from 0)."""
     with api(base_url, api_key) as client:
-        request_edit(client, 'DELETE', path(name, 'overrides', index))
+        request_edit(client, 'DELETE', variable_path(name, 'overrides', index))
     click.echo(f'{name}: override [{index}] removed')
 
 
@@ -243,7 +244,7 @@ def remove_override(name: str, index: int, base_url: str, api_key: str) -> None:
 def clear_overrides(name: str, base_url: str, api_key: str) -> None:
     """Remove every override of NAME."""
     with api(base_url, api_key) as client:
-        answer = request_edit(client, 'DELETE', path(name, 'overrides'))
+        answer = request_edit(client, 'DELETE', variable_path(name, 'overrides'))
     _done(f'{name}: overrides cleared', answer)
 
 

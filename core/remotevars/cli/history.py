@@ -12,8 +12,9 @@ from typing import Any
 
 import click
 
+from remotevars._api import variable_path
 from remotevars._diff import rollout_text
-from remotevars.cli._connection import api, connection_options, path, request_edit
+from remotevars.cli._connection import api, connection_options, request_edit
 
 __all__ = ['change_summary', 'commands', 'history', 'rollback']
 
@@ -68,7 +69,7 @@ def change_summary(before: dict[str, Any] | None, after: dict[str, Any] | None) 
 def history(name: str, limit: int, as_json: bool, base_url: str, api_key: str) -> None:
     """Show who changed NAME, when and how, newest first (entry ids are what rollback --to takes)."""
     with api(base_url, api_key) as client:
-        entries: list[dict[str, Any]] = client.request_json('GET', path(name, 'history') + f'?limit={limit}')
+        entries: list[dict[str, Any]] = client.request_json('GET', variable_path(name, 'history') + f'?limit={limit}')
     if as_json:
         click.echo(json.dumps(entries, indent=2))
         return
@@ -91,7 +92,7 @@ def history(name: str, limit: int, as_json: bool, base_url: str, api_key: str) -
 def rollback(name: str, entry_id: int, base_url: str, api_key: str) -> None:
     """Restore the labels, rollout and overrides of NAME as they were after history entry --to (one write)."""
     with api(base_url, api_key) as client:
-        answer = request_edit(client, 'POST', path(name, 'rollback'), {'to': entry_id})
+        answer = request_edit(client, 'POST', variable_path(name, 'rollback'), {'to': entry_id})
     text = f'{name}: labels, rollout and overrides as after entry {entry_id}'
     click.echo(f'{text} (restored)' if answer['changed'] else f'{text} (unchanged: nothing to do)')
 
