@@ -375,7 +375,7 @@ def _gate(
     diffs: Sequence[VariableDiff] = (),
     allow_destructive: bool = False,
 ) -> Outcome | None:
-    """The steps every workflow takes between printing its plan and applying it (contract §6.1 9-12).
+    """The steps every workflow takes between printing its plan and applying it.
 
     Refuses (strict) or warns about incompatible values, stops when there is nothing to do or on a dry
     run, refuses a destructive plan that ``yes`` would apply without ``allow_destructive``, and asks for
@@ -499,7 +499,7 @@ def variables_push(
     colors: bool | None = None,
     input_fn: InputFunction | None = None,
 ) -> bool:
-    """Push the schemas and descriptions of local variables to the server (contract §6.1).
+    """Push the schemas and descriptions of local variables to the server.
 
     ``variables=None`` pushes every variable registered on ``client`` (default: the default client).
     Prints the plan to ``file`` (stdout), asks ``Apply these changes? [y/N]`` unless ``yes``, applies
@@ -669,7 +669,7 @@ def variables_push_types(
     colors: bool | None = None,
     input_fn: InputFunction | None = None,
 ) -> bool:
-    """Push reusable type schemas (contract §6.3); items are a type or a ``(type, name)`` tuple.
+    """Push reusable type schemas; items are a type or a ``(type, name)`` tuple.
 
     A type is named by its ``__name__`` (``str(type)`` for non-classes). Updated types are checked
     against the values of server variables whose ``type_name`` is theirs; strict by default, so the
@@ -716,7 +716,7 @@ def variables_validate(
     base_url: str | None = None,
     api_key: str | None = None,
 ) -> ValidationReport:
-    """Return a :class:`ValidationReport` of local variables against the server's values (contract §6.2).
+    """Return a :class:`ValidationReport` of local variables against the server's values.
 
     With no variables the report is empty and the server is not contacted. Errors reaching the server
     propagate (:class:`~remotevars.ApiError`, :class:`~remotevars.ConfigurationError`): this is meant
@@ -884,7 +884,7 @@ def variables_push_config(
     colors: bool | None = None,
     input_fn: InputFunction | None = None,
 ) -> bool:
-    """Push whole variable configs (labels, rollouts, overrides) to the server (contract §6.4).
+    """Push whole variable configs (labels, rollouts, overrides) to the server.
 
     ``mode='merge'`` creates and updates the config's variables; ``'replace'`` also deletes server
     variables missing from the config, listing each one in the plan and never without a confirmation
