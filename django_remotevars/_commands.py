@@ -3,8 +3,8 @@
 Each command module names its workflow (``workflow = 'push'``); :class:`WorkflowCommand` turns the core's
 options (:data:`remotevars._commands.COMMANDS`) into argparse arguments, and ``handle()`` is one call to
 :func:`remotevars._commands.run_command`. The output, flags, rules and exit codes are therefore those of
-``remotevars push`` and ``flask vars push``: 0 done, 1 refused or invalid, 2 usage, connection or
-authentication, a non-zero one with one line ``Error: <reason>`` on stderr. The variables are the
+``remotevars push`` and ``flask vars push``: 0 done, 1 refused or invalid, 2 usage, connection,
+authentication or server failure, a non-zero one with one line ``Error: <reason>`` on stderr. The variables are the
 discovered ones, the server defaults to the ``REMOTEVARS_*`` settings.
 """
 

@@ -16,6 +16,7 @@ from django.utils.module_loading import autodiscover_modules
 
 import remotevars
 from django_remotevars import _runtime, conf
+from remotevars._settings import value_problem
 
 __all__ = ['RemoteVarsConfig', 'discover']
 
@@ -30,12 +31,13 @@ def discover() -> list[str]:
     an error raised inside an existing module propagates.
     """
     autodiscover_modules('variables')
-    modules = conf.get('REMOTEVARS_MODULES') or ()
-    if not isinstance(modules, list | tuple) or not all(isinstance(name, str) for name in modules):
-        logger.error('REMOTEVARS_MODULES must be a list of module paths, not %r: no module imported', modules)
+    modules = conf.get('REMOTEVARS_MODULES')
+    problem = value_problem('REMOTEVARS_MODULES', modules)
+    if problem is not None:
+        logger.error('REMOTEVARS_MODULES %s: no module imported', problem)
         return []
     missing = []
-    for name in modules:
+    for name in modules or ():
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as exc:

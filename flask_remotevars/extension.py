@@ -240,8 +240,9 @@ class RemoteVarsState:
                 raise
             if options is not None:
                 self.client.configure(options, lazy=lazy and not now)
+        elif now:
+            options_from_settings(self._config)  # a lazy first start kept quiet about what the settings say is wrong
         if now:
-            options_from_settings(self._config)  # raises what the settings say is wrong
             self.client.start()
 
     def shutdown(self, timeout: float = 1.0) -> None:

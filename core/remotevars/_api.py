@@ -76,6 +76,7 @@ __all__ = [
     'config_to_api_body',
     'resolve_api_key',
     'resolve_base_url',
+    'variable_path',
     'variable_type_to_api_body',
     'warn_if_key_in_clear',
 ]
@@ -521,7 +522,7 @@ class ApiClient:
         (``'Failed to update variable: ...'``).
         """
         try:
-            self.request('PUT', _variable_path(name), json_body=config_to_api_body(config))
+            self.request('PUT', variable_path(name), json_body=config_to_api_body(config))
         except ApiError as exc:
             if exc.status == 404:
                 raise VariableNotFoundError(f'Variable {name!r} not found') from exc
@@ -535,7 +536,7 @@ class ApiClient:
         (``'Failed to delete variable: ...'``).
         """
         try:
-            self.request('DELETE', _variable_path(name))
+            self.request('DELETE', variable_path(name))
         except ApiError as exc:
             if exc.status == 404:
                 raise VariableNotFoundError(f'Variable {name!r} not found') from exc
@@ -621,9 +622,14 @@ class ApiClient:
             raise ApiConnectionError(self._scrub(f'GET {UPDATES_PATH}: {type(exc).__name__}: {exc}')) from None
 
 
-def _variable_path(name: str) -> str:
-    # Valid names are identifiers (unchanged by quoting); quoting keeps any other string in its segment.
-    return f'{VARIABLES_PATH}{quote(name, safe="")}/'
+def variable_path(name: str, *rest: str | int) -> str:
+    """Return the API path of variable ``name``, or of a sub-resource of it: ``variable_path('v', 'labels', 'prod')``.
+
+    Each segment is quoted (valid names are identifiers, unchanged by quoting; any other string stays in
+    its segment).
+    """
+    segments = [quote(str(segment), safe='') for segment in (name, *rest)]
+    return VARIABLES_PATH + '/'.join(segments) + '/'
 
 
 def _timeout(connect: float, read: float) -> httpx.Timeout:

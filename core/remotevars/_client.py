@@ -616,9 +616,12 @@ class _Activated:
 
 
 def _on_event_loop() -> bool:
-    """Return whether this thread is running an asyncio event loop (without importing asyncio)."""
+    """Return whether this thread is running an asyncio or trio event loop (without importing either)."""
     asyncio = sys.modules.get('asyncio')
-    return asyncio is not None and asyncio._get_running_loop() is not None
+    if asyncio is not None and asyncio._get_running_loop() is not None:
+        return True
+    in_trio_run = getattr(getattr(sys.modules.get('trio'), 'lowlevel', None), 'in_trio_run', None)  # trio >= 0.23
+    return in_trio_run is not None and bool(in_trio_run())
 
 
 def _after_fork_in_child() -> None:

@@ -116,7 +116,7 @@ class Read:
         """
         function = variable._default_function
         if function is None:
-            return variable._raw_default
+            return variable.default
         key = id(variable)
         found = self._default.get(key)
         if found is None:
@@ -145,13 +145,13 @@ class Read:
 
     def lookup_ref(self, name: str) -> tuple[str | None, str | None, int | None, ResolutionReason]:
         """Resolve a referenced name: override of a registered variable, then the config, then its default."""
-        from remotevars._variable import active_override
+        from remotevars._variable import active_override, is_resolve_function  # _variable imports this module
 
         registered = self.variable.client._registry.get(name)
         if registered is not None:
             found, override = active_override(name)
             if found:
-                if callable(override) and _is_resolve_function(override):
+                if is_resolve_function(override):
                     override = override(self.targeting_key, self.attributes)
                 try:
                     return registered.type_adapter.dump_json(override).decode(), None, None, 'context_override'
@@ -282,9 +282,3 @@ class Read:
             emit_warning(f"Variable '{name}' value failed validation; falling back to code default: {detail}")
         else:
             emit_warning(f"Variable '{name}' {attempt.stage} failed; falling back to code default: {attempt.error}")
-
-
-def _is_resolve_function(candidate: Any) -> bool:
-    from remotevars._variable import is_resolve_function
-
-    return is_resolve_function(candidate)

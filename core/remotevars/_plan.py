@@ -4,9 +4,9 @@ Every function here is a function of its inputs (local variables, types or confi
 config as fetched by the caller); nothing does I/O. :mod:`remotevars._render` prints the results and
 :mod:`remotevars.push` fetches, prompts and applies them.
 
-Deliberate differences from the reference (contract §9):
+Deliberate differences from the reference (README.md, "Where remotevars deliberately differs"):
 
-- local names are looked up on the server by name, then by alias (§9 item 25);
+- local names are looked up on the server by name, then by alias (item 25);
 - a create whose code default cannot be serialised is recorded as an error, so the caller can refuse
   before anything is sent (item 26);
 - a schema update keeps the server's aliases, example, type name and template inputs schema, and a
@@ -359,7 +359,7 @@ class ValidationReport:
         return not self.is_valid
 
     def format(self, colors: bool = True) -> str:
-        """Return the report as printable text (contract §6.2), with ANSI colours unless ``colors=False``."""
+        """Return the report as printable text, with ANSI colours unless ``colors=False``."""
         from remotevars._render import format_validation_report
 
         return format_validation_report(self, colors=colors)

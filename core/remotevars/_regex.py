@@ -25,7 +25,7 @@ import re
 from collections.abc import Iterable
 from re import _constants as sre  # type: ignore[attr-defined]  # re's parse tree: no public API
 from re import _parser as sre_parse  # type: ignore[attr-defined]
-from typing import Any, Final, TypeAlias
+from typing import Any, Final
 
 import regex
 
@@ -44,8 +44,6 @@ SEARCH_TIMEOUT: Final = 0.002
 
 #: The most elements a pattern's repeats may add when unrolled (``a{10000}`` adds 9,999); ~250 bytes each.
 MAX_REPEAT_EXPANSION: Final = 10_000
-
-ConditionPattern: TypeAlias = regex.Pattern[str]
 
 #: ``re`` flags of a pattern and their inline letters (VERBOSE is resolved by the parser, UNICODE is
 #: the default of both engines).
@@ -70,6 +68,26 @@ class PatternError(ValueError):
     """A condition's pattern does not compile; the message says why (without a traceback's worth of text)."""
 
 
+class ConditionPattern:
+    """A condition's pattern compiled for :meth:`search`; ``pattern`` is its text as the config has it."""
+
+    __slots__ = ('_search', 'pattern')
+
+    def __init__(self, pattern: str, compiled: regex.Pattern[str]) -> None:
+        self.pattern = pattern
+        self._search = compiled.search
+
+    def __repr__(self) -> str:
+        return f'ConditionPattern({self.pattern!r})'
+
+    def search(self, text: str) -> bool:
+        """Return whether the pattern is found in ``text`` (``re.search`` semantics).
+
+        Raises TimeoutError when the search takes longer than :data:`SEARCH_TIMEOUT`.
+        """
+        return self._search(text, timeout=SEARCH_TIMEOUT, concurrent=True) is not None
+
+
 def compile_pattern(pattern: str | re.Pattern[str], *, cache: bool = True) -> ConditionPattern:
     """Return ``pattern`` compiled for :func:`search`; raises :class:`PatternError` when it does not compile.
 
@@ -92,7 +110,7 @@ def compile_pattern(pattern: str | re.Pattern[str], *, cache: bool = True) -> Co
                 f'invalid regular expression (its repeat counts unroll to more than {MAX_REPEAT_EXPANSION:,} elements)'
             )
         translated, engine_flags = _translate(parsed)
-        return regex.compile(translated, engine_flags | regex.VERSION0, cache_pattern=cache)
+        return ConditionPattern(text, regex.compile(translated, engine_flags | regex.VERSION0, cache_pattern=cache))
     except (re.error, regex.error) as exc:
         raise PatternError(f'invalid regular expression ({exc})') from None
     except (OverflowError, RecursionError, MemoryError) as exc:
@@ -105,7 +123,7 @@ def search(compiled: ConditionPattern, text: str) -> bool:
 
     Raises TimeoutError when the search takes longer than :data:`SEARCH_TIMEOUT`.
     """
-    return compiled.search(text, timeout=SEARCH_TIMEOUT, concurrent=True) is not None
+    return compiled.search(text)
 
 
 # -- re's pattern in regex syntax --------------------------------------------------------------------

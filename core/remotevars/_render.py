@@ -1,4 +1,4 @@
-"""Rendering of workflow plans and reports as the text the reference prints (contract §6).
+"""Rendering of workflow plans and reports as the text the reference prints.
 
 Pure: each function returns text (or lines) for a plan from :mod:`remotevars._plan`, with ANSI colours
 when ``colors`` is true and none otherwise. The Python functions in :mod:`remotevars.push`, the
@@ -59,7 +59,7 @@ _DOCS_LINK: Final = 'For further information visit'
 
 @dataclass(frozen=True, slots=True)
 class Palette:
-    """The ANSI codes of contract §6.0, or empty strings when colours are off."""
+    """The reference's ANSI codes, or empty strings when colours are off."""
 
     reset: str = ''
     bold: str = ''
@@ -111,7 +111,7 @@ def _update_detail(entry: PushEntry) -> str:
 
 
 def render_push_plan(plan: PushPlan, *, colors: bool) -> str:
-    """Return the printed diff of ``variables_push`` (contract §6.1); it starts with a newline."""
+    """Return the printed diff of ``variables_push``; it starts with a newline."""
     p = palette(colors)
     lines: list[str] = []
     if plan.creates:
@@ -359,7 +359,7 @@ def render_config_check(check: ConfigCheck, *, colors: bool) -> str:
 
 
 def render_types_plan(plan: TypesPlan, *, colors: bool) -> str:
-    """Return the printed summary of ``variables_push_types`` (contract §6.3), warnings included."""
+    """Return the printed summary of ``variables_push_types``, warnings included."""
     p = palette(colors)
     lines = [f'\n{p.bold}Variable Types Push Summary{p.reset}', '=' * 40]
     for action, title, color, symbol in (
@@ -385,7 +385,7 @@ def render_types_plan(plan: TypesPlan, *, colors: bool) -> str:
 
 
 def render_config_plan(plan: ConfigPlan, *, colors: bool) -> str:
-    """Return the printed plan of ``variables_push_config`` (contract §6.4); empty when there is nothing."""
+    """Return the printed plan of ``variables_push_config``; empty when there is nothing."""
     p = palette(colors)
     lines: list[str] = []
     if plan.creates:
@@ -409,7 +409,7 @@ def render_config_plan(plan: ConfigPlan, *, colors: bool) -> str:
 
 
 def format_validation_report(report: ValidationReport, *, colors: bool = True) -> str:
-    """Return ``report`` as printable text (contract §6.2); starts with a newline."""
+    """Return ``report`` as printable text; starts with a newline."""
     p = palette(colors)
     lines: list[str] = []
     if report.errors:

@@ -22,8 +22,6 @@ from functools import lru_cache
 from itertools import accumulate
 from typing import Any, Final, Protocol
 
-from remotevars._regex import compile_pattern, search
-
 __all__ = [
     'OPERAND_FIELDS',
     'RESERVED_REFS',
@@ -162,6 +160,9 @@ def _compile_condition(kind: str, attribute: str, operand: Any) -> CompiledCondi
     if code is None:
         raise ValueError(f'Unknown condition kind {kind!r}.')
     if code in (4, 5):
+        # Only a config with regex conditions loads the regex engine (`import remotevars` stays light).
+        from remotevars._regex import compile_pattern
+
         operand = compile_pattern(operand)
     elif code in (2, 3):
         operand = tuple(operand)
@@ -182,7 +183,7 @@ def _matches(condition: CompiledCondition, attributes: Mapping[str, Any]) -> boo
     if code == 3:
         return value is _MISSING or value not in operand
     # A search that times out raises: the read serves the code default (other_error), as for a bad pattern.
-    found = isinstance(value, str) and search(operand, value)
+    found = isinstance(value, str) and operand.search(value)
     return found if code == 4 else not found
 
 

@@ -30,6 +30,7 @@ __all__ = [
     'check_settings',
     'import_callable',
     'options_from_settings',
+    'value_problem',
 ]
 
 _LOGFIRE_KEY_PREFIX: Final = 'pylf_v'
@@ -176,6 +177,12 @@ SETTINGS: Final[tuple[Setting, ...]] = (
 
 #: Every setting with its default.
 SETTINGS_DEFAULTS: Final[Mapping[str, Any]] = {setting.name: setting.default for setting in SETTINGS}
+_BY_NAME: Final = {setting.name: setting for setting in SETTINGS}
+
+
+def value_problem(name: str, value: Any) -> str | None:
+    """Return what is wrong with ``value`` as the setting ``name`` (completing ``"<NAME> ..."``), or None."""
+    return _BY_NAME[name].check(value)
 
 
 @dataclass(frozen=True)

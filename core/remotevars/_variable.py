@@ -49,7 +49,6 @@ _OVERRIDES: Final[ContextVar[Mapping[str, Any] | None]] = ContextVar('remotevars
 _DECODE_CACHE_LIMIT: Final = 512
 #: Seconds between two log records of the same read failure of one variable.
 _FAILURE_LOG_EVERY: Final = 60.0
-_MISSING_REASON: Final = MISSING_REASON
 _EMPTY: Final[Mapping[str, Any]] = {}
 #: Cached in place of a label's result when its value composes other variables: such reads take
 #: the slow path (:mod:`remotevars._pipeline`), since references resolve per targeting key.
@@ -125,7 +124,6 @@ class Variable(Generic[T]):
         self._default_function: ResolveFunction[T] | None = (
             cast('ResolveFunction[T]', default) if is_resolve_function(default) else None
         )
-        self._raw_default: Any = default
         #: The static default as JSON text (None for a resolve function or a default that cannot be serialised).
         self._serialized_default: str | None = None
         #: Why the static default does not fit the type (it is then served as it is, with validation_error).
@@ -219,7 +217,7 @@ class Variable(Generic[T]):
                     snapshot = client._wait_for_first_config(snapshot)
                     variable = snapshot.lookup(name)
                 if variable is None:
-                    default = self._code_default(_MISSING_REASON[snapshot.state], targeting_key, attributes, snapshot)
+                    default = self._code_default(MISSING_REASON[snapshot.state], targeting_key, attributes, snapshot)
                     if self._default_is_fixed() and snapshot.state != 'missing_config':
                         self._fixed = (snapshot.serial, default)
                     return default
@@ -380,7 +378,7 @@ class Variable(Generic[T]):
                 # A mutable static default: a fresh copy for each read (one that cannot be serialised is
                 # served as it is: there is nothing to copy it from).
                 serialized = self._serialized_default
-                value = self._raw_default if serialized is None else self.type_adapter.validate_json(serialized)
+                value = cast(T, self.default) if serialized is None else self.type_adapter.validate_json(serialized)
                 return ResolvedVariable(name=self.name, value=value, reason=reason, exception=exception)
             return self._read(snapshot, targeting_key, attributes).code_default(reason, exception)
         if self._default_error is not None:
@@ -512,7 +510,7 @@ class Variable(Generic[T]):
         if self._serialized_default is not None:
             return self._serialized_default
         try:
-            return self.type_adapter.dump_json(self._raw_default).decode()
+            return self.type_adapter.dump_json(cast(T, self.default)).decode()
         except SERIALIZE_ERRORS as exc:
             if strict:
                 raise VariableSerializationError(

@@ -32,22 +32,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, Final, TextIO
-from urllib.parse import quote
 
 from pydantic import ValidationError
 
 from remotevars import _render
-from remotevars._api import ApiClient, config_to_api_body, resolve_base_url
+from remotevars._api import ApiClient, config_to_api_body, resolve_base_url, variable_path
 from remotevars._diff import VariableDiff, diff_variable
-from remotevars._errors import (
-    ApiConnectionError,
-    ApiError,
-    BulkWriteUnsupported,
-    ConfigurationError,
-    RemoteVarsError,
-)
+from remotevars._errors import ApiError, BulkWriteUnsupported, ConfigurationError, RemoteVarsError
 from remotevars._options import VariablesOptions
-from remotevars._outcome import Outcome
+from remotevars._outcome import Outcome, api_failure_status
 from remotevars._plan import (
     ConfigCheck,
     ConfigPlan,
@@ -97,7 +90,7 @@ __all__ = [
 InputFunction = Callable[[str], str]
 """Asks the user: shows the prompt it is given and returns the answer (like :func:`input`)."""
 
-#: The reference's text, kept as is (remotevars has no reference checks, but scripts may match on it).
+#: The reference's text after an applied push that warned (incompatible values, reference errors).
 DONE_WITH_WARNINGS = (
     'Done — changes applied, but with warnings above (see the Reference errors / incompatible label sections).'
 )
@@ -151,7 +144,6 @@ COMMAND_WORDING: Final = Wording(
     dry_run='--dry-run',
     allow_destructive='--allow-destructive',
 )
-NO_TERMINAL: Final = PYTHON_WORDING.no_terminal
 
 
 # -- the edges: output, prompts, server ----------------------------------------------------------
@@ -353,9 +345,10 @@ def one_line(exc: BaseException) -> str:
 
 
 def _apply_failed(console: Console, exc: Exception) -> Outcome:
+    # A write error (VariableWriteError) carries the API error it came from.
     cause = exc if isinstance(exc, ApiError) else exc.__cause__
-    # No connection, or a key that may not write: not the plan's fault, so a connection/auth error.
-    if isinstance(cause, ApiConnectionError) or (isinstance(cause, ApiError) and cause.status in (401, 403)):
+    # No connection, a key that may not write or a server failure is not the plan's fault.
+    if isinstance(cause, ApiError) and api_failure_status(cause) == 'error':
         outcome = Outcome('error', f'Could not apply the changes: {one_line(exc)}')
     else:
         outcome = Outcome('failed', f'The server rejected the changes (nothing was changed): {one_line(exc)}')
@@ -382,7 +375,7 @@ def _gate(
     diffs: Sequence[VariableDiff] = (),
     allow_destructive: bool = False,
 ) -> Outcome | None:
-    """The steps every workflow takes between printing its plan and applying it (contract §6.1 9-12).
+    """The steps every workflow takes between printing its plan and applying it.
 
     Refuses (strict) or warns about incompatible values, stops when there is nothing to do or on a dry
     run, refuses a destructive plan that ``yes`` would apply without ``allow_destructive``, and asks for
@@ -506,7 +499,7 @@ def variables_push(
     colors: bool | None = None,
     input_fn: InputFunction | None = None,
 ) -> bool:
-    """Push the schemas and descriptions of local variables to the server (contract §6.1).
+    """Push the schemas and descriptions of local variables to the server.
 
     ``variables=None`` pushes every variable registered on ``client`` (default: the default client).
     Prints the plan to ``file`` (stdout), asks ``Apply these changes? [y/N]`` unless ``yes``, applies
@@ -586,7 +579,7 @@ def _type_links(
 def _link_type(api: ApiClient, config: VariableConfig, type_name: str) -> None:
     body = config_to_api_body(config)
     body['type_name'] = type_name  # not in the Logfire write format; a remotevars server keeps it
-    api.request('PUT', f'/v1/variables/{quote(config.name, safe="")}/', json_body=body)
+    api.request('PUT', variable_path(config.name), json_body=body)
 
 
 def run_push_types(
@@ -676,7 +669,7 @@ def variables_push_types(
     colors: bool | None = None,
     input_fn: InputFunction | None = None,
 ) -> bool:
-    """Push reusable type schemas (contract §6.3); items are a type or a ``(type, name)`` tuple.
+    """Push reusable type schemas; items are a type or a ``(type, name)`` tuple.
 
     A type is named by its ``__name__`` (``str(type)`` for non-classes). Updated types are checked
     against the values of server variables whose ``type_name`` is theirs; strict by default, so the
@@ -723,7 +716,7 @@ def variables_validate(
     base_url: str | None = None,
     api_key: str | None = None,
 ) -> ValidationReport:
-    """Return a :class:`ValidationReport` of local variables against the server's values (contract §6.2).
+    """Return a :class:`ValidationReport` of local variables against the server's values.
 
     With no variables the report is empty and the server is not contacted. Errors reaching the server
     propagate (:class:`~remotevars.ApiError`, :class:`~remotevars.ConfigurationError`): this is meant
@@ -891,7 +884,7 @@ def variables_push_config(
     colors: bool | None = None,
     input_fn: InputFunction | None = None,
 ) -> bool:
-    """Push whole variable configs (labels, rollouts, overrides) to the server (contract §6.4).
+    """Push whole variable configs (labels, rollouts, overrides) to the server.
 
     ``mode='merge'`` creates and updates the config's variables; ``'replace'`` also deletes server
     variables missing from the config, listing each one in the plan and never without a confirmation

@@ -6,6 +6,7 @@ import itertools
 import json
 import os
 import pty
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -161,6 +162,25 @@ def test_usage_and_connection_errors(server: RunningServer, module: str) -> None
     assert read_only.stderr.startswith('Error: Could not apply the changes: Failed to apply bulk write:')
     assert read_only.stderr.count('\n') == 1 and 'Error applying' not in read_only.stdout
     assert '403' in read_only.stderr and server.read_key not in read_only.stderr
+
+
+def test_a_server_failure_is_exit_2_for_workflow_and_admin_commands_alike(server: RunningServer, module: str) -> None:
+    seed(server, 'limit', {'production': '3'})
+    # Another connection holds the SQLite write lock past the server's busy timeout: writes answer 503.
+    server.app.state.store._conn.execute('PRAGMA busy_timeout=50')  # test only: fail fast instead of waiting 30 s
+    blocker = sqlite3.connect(server.db_path, isolation_level=None)
+    blocker.execute('BEGIN IMMEDIATE')
+    try:
+        push = invoke(server, 'push', '-m', module, '--yes')
+        admin = invoke(server, 'create-version', 'limit', '5')
+    finally:
+        blocker.execute('ROLLBACK')
+        blocker.close()
+    assert push.exit_code == 2
+    assert push.stderr.startswith('Error: Could not apply the changes: Failed to apply bulk write:')
+    assert '503' in push.stderr and push.stderr.count('\n') == 1
+    assert admin.exit_code == 2
+    assert admin.stderr.startswith('Error: POST /v1/variables/limit/versions/ returned HTTP 503')
 
 
 def test_validate_clean_and_drifted(server: RunningServer, module: str) -> None:

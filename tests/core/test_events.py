@@ -33,6 +33,18 @@ def test_an_override_change_is_visible_in_old_and_new() -> None:
     assert change.new.values == {'prod': '5'}
 
 
+def test_a_regex_condition_is_reported_as_the_config_writes_it() -> None:
+    # Not as the pattern the regex engine compiles it to (escapes, spelt-out classes).
+    pattern = r'^\w+@example\.com$'
+    override = {
+        'conditions': [{'kind': 'value-matches-regex', 'attribute': 'email', 'pattern': pattern}],
+        'rollout': {'labels': {'prod': 1.0}},
+    }
+    (change,) = diff_snapshots(_snapshot(PROD), _snapshot({**PROD, 'overrides': [override]}))
+    assert change.new is not None
+    assert change.new.overrides[0].conditions == (('value-matches-regex', 'email', pattern),)
+
+
 def test_a_new_version_without_a_label_move_is_visible() -> None:
     before = {**PROD, 'latest_version': {'version': 1, 'serialized_value': '5'}}
     after = {**PROD, 'latest_version': {'version': 2, 'serialized_value': '6'}}

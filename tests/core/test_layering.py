@@ -48,9 +48,9 @@ def test_importing_core_loads_no_framework() -> None:
 
 def test_import_remotevars_loads_only_the_read_path() -> None:
     """``import remotevars`` stays light (issue 11: under 100 ms with ``-X importtime``, measured by hand):
-    no asyncio, no HTTP client, no pydantic models (configs, TypeAdapter), no workflows; reading a
-    lazily exported name loads its module then."""
-    heavy = ['asyncio', 'httpx', 'pydantic.main', 'remotevars.config', 'remotevars.push', 'remotevars._plan']
+    no asyncio, no HTTP client, no pydantic models (configs, TypeAdapter), no workflows, no regex engine
+    (a config with regex conditions loads it); reading a lazily exported name loads its module then."""
+    heavy = ['asyncio', 'httpx', 'pydantic.main', 'remotevars.config', 'remotevars.push', 'remotevars._plan', 'regex']
     code = (
         'import sys, remotevars\n'
         f'print(sorted(m for m in {heavy!r} if m in sys.modules))\n'

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+import anyio
 import pytest
 
 import remotevars
@@ -319,6 +320,26 @@ def test_first_resolve_is_bounded_when_the_server_hangs(
     fault.release_hangs()
     assert wait_until(lambda: flag.get().value == 'one', 10.0)  # retried with backoff
     assert flag.get().reason == 'resolved'
+
+
+@pytest.mark.parametrize('backend', ['asyncio', 'trio'])
+def test_a_read_on_an_event_loop_never_waits_for_the_first_config(
+    fault: FaultServer, client: remotevars.Client, backend: str
+) -> None:
+    # Waiting would stall every other task of the loop (an async server's other requests).
+    fault.config_mode = 'hang'
+    flag = client.var('flag', default='default')
+    client.configure(VariablesOptions(api_key='k', base_url=fault.url, first_resolve_timeout=5.0))
+
+    async def read() -> tuple[object, str]:
+        resolved = flag.get()
+        return resolved.value, resolved.reason
+
+    started = time.monotonic()
+    assert anyio.run(read, backend=backend) == ('default', 'missing_config')
+    assert time.monotonic() - started < 2.0
+    fault.config_mode = 'ok'
+    fault.release_hangs()
 
 
 def test_block_before_first_resolve_false_serves_defaults_at_once(

@@ -6,8 +6,9 @@
   ``history`` and ``rollback`` (:mod:`remotevars.cli.history`).
 - workflows: push, push-types, validate, pull, push-config, build-config (:mod:`remotevars.cli.workflows`).
 
-Exit codes: 0 done or nothing to do, 1 refused, invalid or drift (validation errors, a refused plan),
-2 usage, connection or authentication errors; a failure prints one ``Error: ...`` line on stderr.
+Exit codes, one policy for every command (:mod:`remotevars.cli._exit`): 0 done or nothing to do, 1 refused,
+invalid or drift (validation errors, a refused plan), 2 usage, connection, authentication or server errors;
+a failure prints one ``Error: ...`` line on stderr.
 """
 
 from __future__ import annotations

@@ -1,40 +1,27 @@
-"""What the admin commands share: the ``--base-url``/``--api-key`` options, the API client, failures and exit codes.
+"""What the admin commands share: the ``--base-url``/``--api-key`` options, the API client and its failures.
 
-Exit codes: 0 done or nothing to do; 1 refused by the server or invalid input; 2 usage, connection or
-authentication (401/403) errors, and server failures (5xx). A failure is exactly one ``Error: ...``
-line on stderr (nothing on stdout), which never contains the API key.
+A failure ends the command as every command ends (:mod:`._exit`): 1 refused by the server or invalid
+input; 2 usage, connection or authentication (401/403) errors, and server failures (5xx). Its one
+``Error: ...`` line never contains the API key.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, NoReturn, ParamSpec, TypeVar
-from urllib.parse import quote
+from typing import Any, ParamSpec, TypeVar
 
 import click
 
 from remotevars._api import ApiClient
 from remotevars._errors import ApiConnectionError, ApiError, ConfigurationError, RemoteVarsError
+from remotevars._outcome import api_failure_status
+from remotevars.cli._exit import fail, warn
 
-__all__ = ['EXIT_REFUSED', 'EXIT_USAGE', 'api', 'connection_options', 'fail', 'path', 'request_edit', 'warn']
+__all__ = ['api', 'connection_options', 'request_edit']
 
 P = ParamSpec('P')
 R = TypeVar('R')
-
-EXIT_REFUSED = 1
-EXIT_USAGE = 2
-
-
-def fail(message: str, code: int) -> NoReturn:
-    """Print ``Error: <message>`` (one line) on stderr and exit with ``code``."""
-    click.echo(f'Error: {" ".join(message.split())}', err=True)
-    raise SystemExit(code)
-
-
-def warn(message: str) -> None:
-    """Print ``Warning: <message>`` (one line) on stderr; the command still succeeds."""
-    click.echo(f'Warning: {" ".join(message.split())}', err=True)
 
 
 def connection_options(command: Callable[P, R]) -> Callable[P, R]:
@@ -53,12 +40,6 @@ def connection_options(command: Callable[P, R]) -> Callable[P, R]:
     )(command)
 
 
-def _exit_code(exc: ApiError) -> int:
-    if exc.status is None or exc.status in (401, 403) or exc.status >= 500:
-        return EXIT_USAGE
-    return EXIT_REFUSED
-
-
 @contextmanager
 def api(base_url: str, api_key: str) -> Iterator[ApiClient]:
     """Yield a client; turn any failure into one ``Error:`` line and its exit code."""
@@ -66,19 +47,13 @@ def api(base_url: str, api_key: str) -> Iterator[ApiClient]:
         with ApiClient(base_url, api_key) as client:
             yield client
     except ApiConnectionError as exc:
-        fail(f'cannot reach the server: {exc}', EXIT_USAGE)
+        fail('error', f'cannot reach the server: {exc}')
     except ApiError as exc:
-        fail(str(exc), _exit_code(exc))
+        fail(api_failure_status(exc), str(exc))
     except ConfigurationError as exc:  # an unusable --base-url
-        fail(str(exc), EXIT_USAGE)
+        fail('usage', str(exc))
     except RemoteVarsError as exc:
-        fail(str(exc), EXIT_REFUSED)
-
-
-def path(name: str, *rest: str | int) -> str:
-    """Return the API path of variable ``name`` (and of a sub-resource: ``path('v', 'labels', 'prod')``)."""
-    parts = [quote(name, safe=''), *(quote(str(p), safe='') for p in rest)]
-    return '/v1/variables/' + '/'.join(parts) + '/'
+        fail('refused', str(exc))
 
 
 def request_edit(client: ApiClient, method: str, api_path: str, body: Any = None) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 They do without a UI what the Logfire UI does, against ``remotevars serve``. Every change is one
 request to an edit endpoint of the server (docs/server.md, "Atomic edits"): the server applies it in
 one transaction, so concurrent commands never lose each other's changes, and it sends one update
-event. A change that changes nothing says so and succeeds. Exit codes and errors: :mod:`._connection`.
+event. A change that changes nothing says so and succeeds. Exit codes and errors: :mod:`._exit`.
 """
 
 from __future__ import annotations
@@ -14,16 +14,10 @@ from typing import Any
 
 import click
 
+from remotevars._api import variable_path
 from remotevars._diff import override_text, rollout_text, target_text
-from remotevars.cli._connection import (
-    EXIT_REFUSED,
-    EXIT_USAGE,
-    api,
-    connection_options,
-    fail,
-    path,
-    request_edit,
-)
+from remotevars.cli._connection import api, connection_options, request_edit
+from remotevars.cli._exit import fail
 from remotevars.config import LabeledValue, LabelRef, VariableConfig
 
 __all__ = [
@@ -49,13 +43,13 @@ def _json_text(value: str) -> str:
     try:
         json.loads(value)
     except ValueError:
-        fail(f'VALUE_JSON is not valid JSON: {value!r} (a string needs quotes, e.g. \'"hello"\')', EXIT_REFUSED)
+        fail('refused', f'VALUE_JSON is not valid JSON: {value!r} (a string needs quotes, e.g. \'"hello"\')')
     return value
 
 
 def _check_label(label: str, where: str) -> str:
     if label in _RESERVED_REFS:
-        fail(f'{where}: {label!r} is reserved and cannot be used as a label name', EXIT_REFUSED)
+        fail('refused', f'{where}: {label!r} is reserved and cannot be used as a label name')
     return label
 
 
@@ -68,7 +62,7 @@ def _weights(pairs: tuple[str, ...], option: str) -> dict[str, float]:
         except ValueError:
             weight = math.nan
         if not sep or not label or not math.isfinite(weight):
-            fail(f'{option}: expected LABEL=WEIGHT with a number, got {pair!r}', EXIT_USAGE)
+            fail('usage', f'{option}: expected LABEL=WEIGHT with a number, got {pair!r}')
         weights[label] = weight
     return weights
 
@@ -80,13 +74,13 @@ def _condition(pair: str) -> dict[str, Any]:
         try:
             value: Any = json.loads(raw)
         except ValueError:
-            fail(f'--when: {raw!r} is not valid JSON in {pair!r}', EXIT_USAGE)
+            fail('usage', f'--when: {raw!r} is not valid JSON in {pair!r}')
     else:
         attribute, sep, value = pair.partition('=')
         if not sep:
-            fail(f'--when: expected ATTR=VALUE or ATTR:=JSON, got {pair!r}', EXIT_USAGE)
+            fail('usage', f'--when: expected ATTR=VALUE or ATTR:=JSON, got {pair!r}')
     if not attribute:
-        fail(f'--when: missing attribute name in {pair!r}', EXIT_USAGE)
+        fail('usage', f'--when: missing attribute name in {pair!r}')
     return {'kind': 'value-equals', 'attribute': attribute, 'value': value}
 
 
@@ -130,9 +124,9 @@ def list_variables(base_url: str, api_key: str) -> None:
 def show(name: str, base_url: str, api_key: str) -> None:
     """Show a variable: labels, rollout, overrides and version history."""
     with api(base_url, api_key) as client:
-        response = client.request('GET', path(name))
+        response = client.request('GET', variable_path(name))
         variable = VariableConfig.model_validate(response.json())
-        versions: list[dict[str, Any]] = client.request_json('GET', path(name, 'versions'))['versions']
+        versions: list[dict[str, Any]] = client.request_json('GET', variable_path(name, 'versions'))['versions']
     click.echo(f'{variable.name}' + (f': {variable.description}' if variable.description else ''))
     if variable.aliases:
         click.echo(f'aliases: {", ".join(variable.aliases)}')
@@ -167,7 +161,7 @@ def create_version(name: str, value_json: str, labels: tuple[str, ...], base_url
         _check_label(label, '--label')
     with api(base_url, api_key) as client:
         answer = request_edit(
-            client, 'POST', path(name, 'versions'), {'serialized_value': value, 'labels': list(labels)}
+            client, 'POST', variable_path(name, 'versions'), {'serialized_value': value, 'labels': list(labels)}
         )
     number = answer['version']
     moved = ''
@@ -186,11 +180,11 @@ def create_version(name: str, value_json: str, labels: tuple[str, ...], base_url
 def set_label(name: str, label: str, version: int | None, ref: str | None, base_url: str, api_key: str) -> None:
     """Point LABEL of NAME at a version (--version N) or a reference (--ref latest|code_default|LABEL)."""
     if (version is None) == (ref is None):
-        fail('pass exactly one of --version or --ref', EXIT_USAGE)
+        fail('usage', 'pass exactly one of --version or --ref')
     _check_label(label, 'LABEL')
     body = {'version': version} if version is not None else {'ref': ref}
     with api(base_url, api_key) as client:
-        answer = request_edit(client, 'PUT', path(name, 'labels', label), body)
+        answer = request_edit(client, 'PUT', variable_path(name, 'labels', label), body)
     _done(f'{name}: label {label!r} {_target_text(_variable(answer).labels[label])}', answer)
 
 
@@ -201,7 +195,7 @@ def set_label(name: str, label: str, version: int | None, ref: str | None, base_
 def delete_label(name: str, label: str, base_url: str, api_key: str) -> None:
     """Remove LABEL from NAME (refused while the rollout, an override or another label uses it)."""
     with api(base_url, api_key) as client:
-        answer = request_edit(client, 'DELETE', path(name, 'labels', label))
+        answer = request_edit(client, 'DELETE', variable_path(name, 'labels', label))
     _done(f'{name}: label {label!r} deleted', answer)
 
 
@@ -213,7 +207,7 @@ def set_rollout(name: str, weights: tuple[str, ...], base_url: str, api_key: str
     """Set the base rollout of NAME: LABEL=WEIGHT ... (weights sum to at most 1; none: code default)."""
     rollout = _weights(weights, 'WEIGHTS')
     with api(base_url, api_key) as client:
-        answer = request_edit(client, 'PUT', path(name, 'rollout'), {'labels': rollout})
+        answer = request_edit(client, 'PUT', variable_path(name, 'rollout'), {'labels': rollout})
     _done(f'{name}: rollout {rollout_text(rollout)}', answer)
 
 
@@ -229,7 +223,7 @@ def add_override(name: str, conditions: tuple[str, ...], weights: tuple[str, ...
         'rollout': {'labels': _weights(weights, '--rollout')},
     }
     with api(base_url, api_key) as client:
-        answer = request_edit(client, 'POST', path(name, 'overrides'), override)
+        answer = request_edit(client, 'POST', variable_path(name, 'overrides'), override)
     click.echo(f'{name}: override [{len(answer["variable"]["overrides"]) - 1}] added')
 
 
@@ -240,7 +234,7 @@ def add_override(name: str, conditions: tuple[str, ...], weights: tuple[str, ...
 def remove_override(name: str, index: int, base_url: str, api_key: str) -> None:
     """Remove override INDEX of NAME (as numbered by `remotevars show`, from 0)."""
     with api(base_url, api_key) as client:
-        request_edit(client, 'DELETE', path(name, 'overrides', index))
+        request_edit(client, 'DELETE', variable_path(name, 'overrides', index))
     click.echo(f'{name}: override [{index}] removed')
 
 
@@ -250,7 +244,7 @@ def remove_override(name: str, index: int, base_url: str, api_key: str) -> None:
 def clear_overrides(name: str, base_url: str, api_key: str) -> None:
     """Remove every override of NAME."""
     with api(base_url, api_key) as client:
-        answer = request_edit(client, 'DELETE', path(name, 'overrides'))
+        answer = request_edit(client, 'DELETE', variable_path(name, 'overrides'))
     _done(f'{name}: overrides cleared', answer)
 
 

@@ -2,7 +2,7 @@
 
 The server records every committed write per variable (docs/server.md, "History"); ``history`` shows
 it newest first, one line per entry with what changed, and ``rollback`` restores the labels, rollout
-and overrides as they were after an entry, as one write. Exit codes and errors: :mod:`._connection`.
+and overrides as they were after an entry, as one write. Exit codes and errors: :mod:`._exit`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ from typing import Any
 
 import click
 
-from remotevars.cli._connection import api, connection_options, path, request_edit
+from remotevars._api import variable_path
+from remotevars._diff import rollout_text
+from remotevars.cli._connection import api, connection_options, request_edit
 
 __all__ = ['change_summary', 'commands', 'history', 'rollback']
 
@@ -25,10 +27,6 @@ def _label_text(target: dict[str, Any] | None) -> str | None:
     if 'serialized_value' in target:
         return f'v{target["version"]}'
     return f'->{target["ref"]}'
-
-
-def _weights_text(rollout: dict[str, Any]) -> str:
-    return ','.join(f'{label}={weight:g}' for label, weight in rollout['labels'].items()) or 'code default'
 
 
 def change_summary(before: dict[str, Any] | None, after: dict[str, Any] | None) -> str:
@@ -53,7 +51,8 @@ def change_summary(before: dict[str, Any] | None, after: dict[str, Any] | None) 
         elif old != new:
             parts.append(f'{label} {old} -> {new}')
     if before['rollout'] != after['rollout']:
-        parts.append(f'rollout {_weights_text(before["rollout"])} -> {_weights_text(after["rollout"])}')
+        old_rollout, new_rollout = rollout_text(before['rollout']['labels']), rollout_text(after['rollout']['labels'])
+        parts.append(f'rollout {old_rollout} -> {new_rollout}')
     if before['overrides'] != after['overrides']:
         parts.append(f'overrides {len(before["overrides"])} -> {len(after["overrides"])}')
     if before['json_schema'] != after['json_schema']:
@@ -70,7 +69,7 @@ def change_summary(before: dict[str, Any] | None, after: dict[str, Any] | None) 
 def history(name: str, limit: int, as_json: bool, base_url: str, api_key: str) -> None:
     """Show who changed NAME, when and how, newest first (entry ids are what rollback --to takes)."""
     with api(base_url, api_key) as client:
-        entries: list[dict[str, Any]] = client.request_json('GET', path(name, 'history') + f'?limit={limit}')
+        entries: list[dict[str, Any]] = client.request_json('GET', variable_path(name, 'history') + f'?limit={limit}')
     if as_json:
         click.echo(json.dumps(entries, indent=2))
         return
@@ -93,7 +92,7 @@ def history(name: str, limit: int, as_json: bool, base_url: str, api_key: str) -
 def rollback(name: str, entry_id: int, base_url: str, api_key: str) -> None:
     """Restore the labels, rollout and overrides of NAME as they were after history entry --to (one write)."""
     with api(base_url, api_key) as client:
-        answer = request_edit(client, 'POST', path(name, 'rollback'), {'to': entry_id})
+        answer = request_edit(client, 'POST', variable_path(name, 'rollback'), {'to': entry_id})
     text = f'{name}: labels, rollout and overrides as after entry {entry_id}'
     click.echo(f'{text} (restored)' if answer['changed'] else f'{text} (unchanged: nothing to do)')
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import click
 
+from remotevars.cli._exit import fail
+
 __all__ = ['commands', 'keys']
 
 
@@ -25,15 +27,12 @@ def new(name: str, scope: str) -> None:
     try:
         from remotevars.server._keys_file import KEY_NAME_PATTERN, key_entry, new_secret
     except ModuleNotFoundError as exc:
-        click.echo(f'Error: needs the "server" extra (pip install "remotevars[server]"): {exc}', err=True)
-        raise SystemExit(2) from None
+        fail('error', f'needs the "server" extra (pip install "remotevars[server]"): {exc}')
     if not KEY_NAME_PATTERN.fullmatch(name):
-        click.echo(
-            f'Error: --name: expected 1-64 letters, digits, "_", ".", "@" or "-" (not starting with a symbol), '
-            f'got {name!r}',
-            err=True,
+        fail(
+            'usage',
+            f'--name: expected 1-64 letters, digits, "_", ".", "@" or "-" (not starting with a symbol), got {name!r}',
         )
-        raise SystemExit(2)
     secret = new_secret()
     click.echo(key_entry(name, 'write' if scope == 'write' else 'read', secret), nl=False)
     click.echo(f'secret of {name!r} ({scope}), shown only now; the entry keeps its SHA-256: {secret}', err=True)

@@ -7,11 +7,12 @@ imported inside the command, so the rest of the CLI works without them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 import click
 
 from remotevars._errors import ConfigurationError, RemoteVarsError
+from remotevars.cli._exit import fail
 
 __all__ = ['commands', 'db_option', 'migrate']
 
@@ -31,11 +32,6 @@ def db_option(command: F) -> F:
     )(command)
 
 
-def _fail(message: str, code: int) -> NoReturn:
-    click.echo(f'Error: {message}', err=True)
-    raise SystemExit(code)
-
-
 @click.command()
 @db_option
 @click.option('--check', is_flag=True, help='Change nothing; exit 1 when steps are pending (for deploy scripts).')
@@ -50,14 +46,14 @@ def migrate(db: str, check: bool) -> None:
         from remotevars.server._migrations import SchemaTooNew
         from remotevars.server._open import describe_db, migration_status
     except ModuleNotFoundError as exc:
-        _fail(f'migrating needs the "server" extra (pip install "remotevars[server]"): {exc}', 2)
+        fail('error', f'migrating needs the "server" extra (pip install "remotevars[server]"): {exc}')
     shown = describe_db(db)
     try:
         found, steps = migration_status(db, apply=not check)
     except SchemaTooNew as exc:
-        _fail(f'database {shown}: {exc}', 1)
+        fail('refused', f'database {shown}: {exc}')
     except (ConfigurationError, RemoteVarsError) as exc:  # the postgres extra is missing; unreachable
-        _fail(f'database {shown}: {exc}', 2)
+        fail('error', f'database {shown}: {exc}')
     latest = found + len(steps)
     if not steps:
         click.echo(f'database {shown}: schema is current (version {found})')
@@ -65,7 +61,10 @@ def migrate(db: str, check: bool) -> None:
     for step in steps:
         click.echo(f'  {step}')
     if check:
-        _fail(f'database {shown}: schema version {found}, {len(steps)} step(s) pending: run `remotevars migrate`', 1)
+        fail(
+            'invalid',
+            f'database {shown}: schema version {found}, {len(steps)} step(s) pending: run `remotevars migrate`',
+        )
     click.echo(f'database {shown}: migrated from schema version {found} to {latest}')
 
 

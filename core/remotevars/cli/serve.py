@@ -9,11 +9,12 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 import click
 
 from remotevars._errors import ConfigurationError, RemoteVarsError
+from remotevars.cli._exit import fail
 from remotevars.cli.migrate import db_option
 
 __all__ = ['LIMIT_OPTIONS', 'commands', 'serve']
@@ -58,11 +59,6 @@ def _limit_options(command: F) -> F:
         show = default is not None
         command = click.option(option, field, type=kind, default=default, show_default=show, help=help_text)(command)
     return command
-
-
-def _fail(message: str) -> NoReturn:
-    click.echo(f'Error: {message}', err=True)
-    raise SystemExit(2)
 
 
 def _keys(values: tuple[str, ...]) -> list[str]:
@@ -148,14 +144,14 @@ def serve(
         from remotevars.server._run import configure_server_process, freeze_start_up_objects
         from remotevars.server._workers import AppSettings, run_workers
     except ModuleNotFoundError as exc:
-        _fail(f'the server needs the "server" extra (pip install "remotevars[server]"): {exc}')
+        fail('error', f'the server needs the "server" extra (pip install "remotevars[server]"): {exc}')
     reads, writes = _keys(read_keys), _keys(write_keys)
     try:
         named = [] if keys_file is None else load_keys_file(keys_file)
     except RemoteVarsError as exc:
-        _fail(str(exc))
+        fail('usage', str(exc))
     if not named and not writes and not reads and not allow_anonymous_read:
-        _fail('no API keys configured: pass --keys-file (or --read-key/--write-key, REMOTEVARS_SERVER_*_KEYS)')
+        fail('usage', 'no API keys configured: pass --keys-file (or --read-key/--write-key, REMOTEVARS_SERVER_*_KEYS)')
     configure_server_process()  # before the connection cap is derived from the open-file limit
     settings = AppSettings(
         db=db,
@@ -175,9 +171,9 @@ def serve(
         # With workers too: start-up problems are reported once, here, and the schema is migrated once.
         app = settings.create_app()
     except ConfigurationError as exc:  # two keys with one name or one secret; the postgres extra is missing
-        _fail(str(exc))
+        fail('usage', str(exc))
     except RemoteVarsError as exc:  # the database cannot be opened, is outdated (--no-migrate) or newer than this code
-        _fail(f'database {shown}: {exc}')
+        fail('error', f'database {shown}: {exc}')
     processes = f', {workers} workers' if workers > 1 else ''
     console = '' if no_ui else f', console on http://{host}:{port}/ui/'
     click.echo(f'remotevars server on http://{host}:{port} (database {shown}{processes}){console}', err=True)

@@ -2,11 +2,10 @@
 
 :func:`build_commands` turns each command of :data:`remotevars._commands.COMMANDS` into a click command
 whose callback calls :func:`remotevars._commands.run_command` with an
-:class:`~remotevars._commands.Adapter`, then ends as every command line does: exit 0 when done, else one
-line ``Error: <reason>`` on stderr and the outcome's exit code (1 refused or invalid, 2 usage, connection
-or authentication). ``remotevars`` registers :data:`commands` (the variables of ``--module`` modules on
-the default client, the server from the flags or the environment); the Flask extension builds its own
-with an adapter reading the current app.
+:class:`~remotevars._commands.Adapter`, then ends as every command does (:mod:`._exit`): exit 0 when
+done, else one line ``Error: <reason>`` on stderr and the outcome's exit code. ``remotevars`` registers
+:data:`commands` (the variables of ``--module`` modules on the default client, the server from the flags
+or the environment); the Flask extension builds its own with an adapter reading the current app.
 """
 
 from __future__ import annotations
@@ -20,23 +19,9 @@ import click
 from remotevars._commands import COMMANDS, Adapter, Option, WorkflowCommand, run_command
 from remotevars._default import get_client
 from remotevars._errors import ConfigurationError
-from remotevars._outcome import Outcome
+from remotevars.cli._exit import fail, finish
 
-__all__ = ['CommandFailed', 'build_command', 'build_commands', 'commands', 'finish']
-
-
-class CommandFailed(click.ClickException):
-    """Ends a command with ``exit_code``; click prints ``Error: <message>`` on stderr, once."""
-
-    def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code  # type: ignore[misc]  # click reads it per instance too
-
-
-def finish(outcome: Outcome) -> None:
-    """End the command as ``outcome`` says: return when it exits 0, else raise :class:`CommandFailed`."""
-    if outcome.exit_code:
-        raise CommandFailed(outcome.reason or outcome.status, outcome.exit_code)
+__all__ = ['build_command', 'build_commands', 'commands']
 
 
 def _parameter(option: Option) -> click.Option:
@@ -73,7 +58,7 @@ def build_command(
         try:
             found = adapter()
         except ConfigurationError as exc:
-            raise CommandFailed(' '.join(str(exc).split()), 2) from None
+            fail('usage', str(exc))
         finish(run_command(workflow, options, found, out=sys.stdout))
 
     return click.Command(
