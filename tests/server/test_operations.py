@@ -15,6 +15,7 @@ import pytest
 
 from remotevars.server import Limits, Operations, Store, Target
 from remotevars.server._edit import SchemaViolation
+from remotevars.server._ops import MAX_HISTORY
 from remotevars.server._preconditions import Precondition
 from remotevars.server._wire import WriteRejected, parse_write
 from tests.serverutil import variable_body
@@ -250,6 +251,21 @@ def test_rollback_restores_labels_rollout_and_overrides(store: Store, ops: Opera
     assert restored['latest_version']['version'] == 3  # versions stay
     assert store.history(agent)[0].action == 'rollback'
     assert not ops.rollback(agent, good.id, actor='c').changed  # already there: nothing to do
+
+
+def test_reads_go_through_the_operations(store: Store, ops: Operations, agent: str) -> None:
+    """The front ends read through the operations: the snapshot, versions, history (capped) and one entry."""
+    ops.create_version(agent, _value({'model': 'large'}), ['canary'], actor='a')
+    assert ops.snapshot is store.snapshot
+    assert ops.versions(agent) == store.versions(agent) and ops.versions('ghost') is None
+    newest = store.history(agent)[0]
+    assert [e.id for e in ops.history(agent, 1)] == [newest.id]
+    assert len(ops.history(agent, MAX_HISTORY + 5)) == len(store.history(agent))
+    assert ops.history_entry(agent, newest.id) == newest == store.history_entry(newest.id)
+    assert ops.create(parse_write(variable_body('other', 1)), actor='a').changed
+    assert ops.history_entry('other', newest.id) is None  # another variable's entry
+    assert ops.history_entry(agent, 10**9) is None
+    assert ops.variable_types() == store.variable_types()
 
 
 def test_deleting_keeps_the_history_and_rollback_brings_it_back(store: Store, ops: Operations, agent: str) -> None:

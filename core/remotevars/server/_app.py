@@ -101,7 +101,6 @@ class _Api:
         self, ops: Operations, keys: Keys, broadcaster: Broadcaster, keepalive_interval: float, limits: Limits
     ) -> None:
         self.ops = ops
-        self.store = ops.store
         self.keys = keys
         self.broadcaster = broadcaster
         self.keepalive_interval = keepalive_interval
@@ -167,7 +166,7 @@ class _Api:
 
     def variable_response(self, name: str, outcome: Outcome, status: int = 200) -> Response:
         """Return the variable's read shape (plus ``warnings`` when the write left any) with its ETag."""
-        snapshot = self.store.snapshot
+        snapshot = self.ops.snapshot
         # The snapshot's encoding, not a new one: encoding a 2 MiB variable would hold the event loop
         # ~10 ms. A concurrent delete may already have removed it again: then null.
         body = snapshot.encoded.get(name, b'null')
@@ -179,7 +178,7 @@ class _Api:
     # -- variables ----------------------------------------------------------------------------------
 
     async def list_variables(self, request: Request) -> Response:
-        snapshot = self.store.snapshot
+        snapshot = self.ops.snapshot
         headers = {'ETag': snapshot.etag, 'Cache-Control': 'no-cache'}
         if _matches_etag(request.headers.get('if-none-match'), snapshot.etag):
             self.counts.config_not_modified += 1
@@ -194,7 +193,7 @@ class _Api:
 
     async def get_variable(self, request: Request) -> Response:
         name = check_name(request.path_params['name'])
-        snapshot = self.store.snapshot
+        snapshot = self.ops.snapshot
         encoded = snapshot.encoded.get(name)
         if encoded is None:
             return _error(404, f'Variable {name!r} not found')
@@ -225,7 +224,7 @@ class _Api:
 
     async def list_versions(self, request: Request) -> Response:
         name = check_name(request.path_params['name'])
-        versions = await run_in_threadpool(self.store.versions, name)
+        versions = await run_in_threadpool(self.ops.versions, name)
         if versions is None:
             return _error(404, f'Variable {name!r} not found')
         return JSONResponse({'name': name, 'versions': versions})
@@ -233,7 +232,7 @@ class _Api:
     # -- variable types ---------------------------------------------------------------------------
 
     async def list_types(self, request: Request) -> Response:
-        return JSONResponse(await run_in_threadpool(self.store.variable_types))
+        return JSONResponse(await run_in_threadpool(self.ops.variable_types))
 
     async def upsert_type(self, request: Request) -> Response:
         variable_type = await self.read_json(request, parse_variable_type)

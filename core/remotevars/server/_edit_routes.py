@@ -24,14 +24,12 @@ from remotevars.server._edit_bodies import (
     parse_version_edit,
 )
 from remotevars.server._limits import Limits
-from remotevars.server._ops import Operations, Outcome
+from remotevars.server._ops import MAX_HISTORY, Operations, Outcome
 from remotevars.server._preconditions import Precondition
 from remotevars.server._shape import encode
 from remotevars.server._wire import WriteRejected, check_name
 
 __all__ = ['BodyReader', 'EditRoutes']
-
-_MAX_HISTORY = 1000
 
 T = TypeVar('T')
 
@@ -64,7 +62,7 @@ class EditRoutes:
         precondition = Precondition.from_header(request.headers.get('if-match'))
         actor: str = request.state.actor
         outcome = await self._run(lambda: operation(name, actor, precondition))
-        snapshot = self.ops.store.snapshot
+        snapshot = self.ops.snapshot
         head: dict[str, Any] = {'changed': outcome.changed, 'warnings': [w.to_json() for w in outcome.warnings]}
         if outcome.version is not None:
             head['version'] = outcome.version
@@ -139,11 +137,11 @@ class EditRoutes:
     async def history(self, request: Request) -> Response:
         """``GET .../history/?limit=N``: the variable's history, newest first (kept after a delete)."""
         name = check_name(request.path_params['name'])
-        raw = request.query_params.get('limit', str(_MAX_HISTORY))
-        if not raw.isdigit() or not 1 <= int(raw) <= _MAX_HISTORY:
-            raise WriteRejected(f'limit: expected an integer from 1 to {_MAX_HISTORY}')
-        entries = await run_in_threadpool(self.ops.store.history, name, int(raw))
-        if not entries and name not in self.ops.store.snapshot.variables:
+        raw = request.query_params.get('limit', str(MAX_HISTORY))
+        if not raw.isdigit() or not 1 <= int(raw) <= MAX_HISTORY:
+            raise WriteRejected(f'limit: expected an integer from 1 to {MAX_HISTORY}')
+        entries = await run_in_threadpool(self.ops.history, name, int(raw))
+        if not entries and name not in self.ops.snapshot.variables:
             raise WriteRejected(f'Variable {name!r} not found (and has no history)', 404)
         return JSONResponse([entry.to_json() for entry in entries])
 

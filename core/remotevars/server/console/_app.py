@@ -2,7 +2,7 @@
 
 Every response of the console, error pages and static files included, carries the security headers of
 :mod:`._headers`. The console is a client of the server's :class:`~remotevars.server.Operations`, like
-the HTTP API: it never reaches the store for a write.
+the HTTP API: it reads and writes through them, never reaching the store.
 """
 
 from __future__ import annotations

@@ -105,7 +105,6 @@ class Console:
         keepalive_interval: float,
     ) -> None:
         self.ops = ops
-        self.store = ops.store
         self.keys = keys
         self.run = run
         self.broadcaster = broadcaster
@@ -157,7 +156,7 @@ class Console:
 
     def state(self, name: str) -> VariableState | None:
         """Return variable ``name`` as last committed, or None."""
-        snapshot = self.store.snapshot
+        snapshot = self.ops.snapshot
         shape = snapshot.variables.get(name)
         etag = snapshot.variable_etag(name)
         if shape is None or etag is None:

@@ -152,7 +152,7 @@ class Edits:
     # -- labels ------------------------------------------------------------------------------------
 
     def _versions(self, name: str) -> dict[int, str]:
-        return {v['version']: v['serialized_value'] for v in self.console.store.versions(name) or []}
+        return {v['version']: v['serialized_value'] for v in self.console.ops.versions(name) or []}
 
     def _label_page(
         self, request: Request, viewer: Viewer, state: VariableState, form: Form, errors: dict[str, str], status: int
@@ -309,9 +309,7 @@ class Edits:
         entry_id = int(text) if text.isdigit() else 0
 
         def prepare(state: VariableState) -> Change:
-            entries = self.console.store.history(name)
-            entry = next((e for e in entries if e.id == entry_id), None)
-            return rollback_change(state, entry, entry_id)
+            return rollback_change(state, self.console.ops.history_entry(name, entry_id), entry_id)
 
         return await self._reviewed(
             request,

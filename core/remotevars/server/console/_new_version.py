@@ -85,7 +85,7 @@ class NewVersion:
             if state is None:
                 return self.console.missing(request, viewer, name)
             value: Any = None
-            versions = {v['version']: v['serialized_value'] for v in self.console.store.versions(name) or []}
+            versions = {v['version']: v['serialized_value'] for v in self.console.ops.versions(name) or []}
             start = params.get('from', '')
             if start.isdigit() and int(start) in versions:
                 value = json.loads(versions[int(start)])
