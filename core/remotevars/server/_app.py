@@ -148,14 +148,18 @@ class _Api:
 
         return endpoint
 
-    async def read_json(self, request: Request, parse: Callable[[Any, Limits], T]) -> T:
-        """Return ``parse(decoded body, limits)``: every endpoint's one way to read a body.
+    async def read(self, request: Request, decode: Callable[[bytes, Limits], T]) -> T:
+        """Return ``decode(body, limits)``: every endpoint's one way to read a body, the console's forms too.
 
-        The body is read under the size cap, then decoded strictly and parsed in a worker thread.
-        Raises :class:`WriteRejected` (413, 400, 422).
+        The body is read under the size cap, then decoded in a worker thread once a write slot is free.
+        Raises :class:`WriteRejected` (413, 400) and what ``decode`` raises.
         """
         raw = await read_body(request, self.limits.max_body_bytes)
-        return await self._write_work(parse_body, raw, parse, self.limits)
+        return await self._write_work(decode, raw, self.limits)
+
+    async def read_json(self, request: Request, parse: Callable[[Any, Limits], T]) -> T:
+        """Return ``parse(decoded body, limits)``: a JSON body, decoded strictly. Raises :class:`WriteRejected`."""
+        return await self.read(request, lambda raw, limits: parse_body(raw, parse, limits))
 
     async def run(self, operation: Callable[[], Outcome]) -> Outcome:
         """Run ``operation`` in a worker thread once a write slot is free, and return its outcome.
@@ -371,7 +375,7 @@ def create_app(
 
         sessions = Sessions(key_set, session_secret)
         routes += console_routes(
-            ops, key_set, api.run, broadcaster, keepalive_interval=keepalive_interval, sessions=sessions
+            ops, key_set, api.run, api.read, broadcaster, keepalive_interval=keepalive_interval, sessions=sessions
         )
     app = Starlette(
         routes=routes,

@@ -29,13 +29,13 @@ from remotevars.server._preconditions import Precondition
 from remotevars.server._shape import encode
 from remotevars.server._wire import WriteRejected, check_name
 
-__all__ = ['BodyReader', 'EditRoutes']
+__all__ = ['EditRoutes', 'JsonReader']
 
 T = TypeVar('T')
 
 
-class BodyReader(Protocol):
-    """Reads a request's body under the limits and returns ``parse(decoded body, limits)`` (run off the loop)."""
+class JsonReader(Protocol):
+    """Reads a request's JSON body under the limits and returns ``parse(decoded body, limits)`` (run off the loop)."""
 
     def __call__(self, request: Request, parse: Callable[[Any, Limits], T]) -> Awaitable[T]:
         """Return the parsed body; raises :class:`~._wire.WriteRejected` (413, 400, 422)."""
@@ -49,7 +49,7 @@ class EditRoutes:
         self,
         ops: Operations,
         run: Callable[[Callable[[], Outcome]], Awaitable[Outcome]],
-        read_json: BodyReader,
+        read_json: JsonReader,
     ) -> None:
         self.ops = ops
         self._run = run

@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from remotevars.server._auth import Keys
+from remotevars.server._body import BodyReader
 from remotevars.server._broadcast import Broadcaster
 from remotevars.server._ops import Operations
 from remotevars.server.console._base import Console, Run
@@ -39,6 +40,7 @@ def console_routes(
     ops: Operations,
     keys: Keys,
     run: Run,
+    read_body: BodyReader,
     broadcaster: Broadcaster,
     *,
     keepalive_interval: float = 15.0,
@@ -47,7 +49,8 @@ def console_routes(
 ) -> list[BaseRoute]:
     """Return the routes of the console (``/`` and ``/ui`` redirect to ``/ui/``) over the server's operations.
 
-    ``run`` runs an operation in the thread pool (the API's own; the store announces every commit);
+    ``run`` runs an operation in the thread pool and ``read_body`` reads a body under the size cap, then
+    decodes it there (the API's own; the store announces every commit);
     ``sessions`` signs the session cookies (by default with a random secret: a restart signs everybody
     out); ``limiter`` counts wrong keys at the sign-in.
     """
@@ -55,6 +58,7 @@ def console_routes(
         ops,
         keys,
         run,
+        read_body,
         broadcaster,
         sessions=sessions or Sessions(keys),
         limiter=limiter or SignInLimiter(),

@@ -27,14 +27,17 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from remotevars._errors import RemoteVarsError
 from remotevars.config import VariableConfig
 from remotevars.server._auth import Keys
+from remotevars.server._body import BodyReader
 from remotevars.server._broadcast import Broadcaster
+from remotevars.server._limits import Limits
 from remotevars.server._ops import Operations, Outcome
+from remotevars.server._wire import WriteRejected
 from remotevars.server.console._describe import variable_config
 from remotevars.server.console._json_diff import pretty_json
 from remotevars.server.console._rate_limit import SignInLimiter
 from remotevars.server.console._session import SESSION_COOKIE, Session, Sessions, same_token
 
-__all__ = ['Console', 'Form', 'Refused', 'Run', 'VariableState', 'Viewer', 'hidden_fields', 'read_form_body', 'root_of']
+__all__ = ['Console', 'Form', 'Refused', 'Run', 'VariableState', 'Viewer', 'hidden_fields', 'parse_form', 'root_of']
 
 #: A submitted form: field name -> value (the last one when a name repeats).
 Form = dict[str, str]
@@ -42,8 +45,6 @@ Form = dict[str, str]
 Run = Callable[[Callable[[], Outcome]], Awaitable[Outcome]]
 Viewer = Session
 
-#: The largest form body accepted (prompts are long; a form is never near this).
-MAX_FORM_BYTES = 2 * 1024 * 1024
 #: Who looks without signing in, when the server lets anyone read (``--allow-anonymous-read``).
 ANONYMOUS_VIEWER = Session('anonymous', 'read', '', '')
 
@@ -98,6 +99,7 @@ class Console:
         ops: Operations,
         keys: Keys,
         run: Run,
+        read_body: BodyReader,
         broadcaster: Broadcaster,
         *,
         sessions: Sessions,
@@ -107,6 +109,7 @@ class Console:
         self.ops = ops
         self.keys = keys
         self.run = run
+        self.read_body = read_body
         self.broadcaster = broadcaster
         self.sessions = sessions
         self.limiter = limiter
@@ -209,7 +212,7 @@ class Console:
                     raise Refused(403, 'This key can only read: sign in with a write key to edit.')
                 if request.headers.get('sec-fetch-site') == 'cross-site':
                     raise Refused(403, 'Refused: this form was sent from another site.')
-                form = await read_form_body(request)
+                form = await self.read_form(request)
                 if not same_token(form.get('csrf'), viewer.csrf):
                     raise Refused(
                         403, "Refused: the form's security token is missing or wrong. Reload the page and try again."
@@ -220,17 +223,25 @@ class Console:
 
         return endpoint
 
+    async def read_form(self, request: Request) -> Form:
+        """Return the fields of an ``application/x-www-form-urlencoded`` body; raises :class:`Refused` (415, 413, 400).
 
-async def read_form_body(request: Request) -> Form:
-    """Return the fields of an ``application/x-www-form-urlencoded`` body; raises :class:`Refused` (413, 415, 400)."""
-    content_type = request.headers.get('content-type', '').split(';')[0].strip().lower()
-    if content_type != 'application/x-www-form-urlencoded':
-        raise Refused(415, 'Expected a form (application/x-www-form-urlencoded).')
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_FORM_BYTES:
-            raise Refused(413, f'The form is larger than {MAX_FORM_BYTES // (1024 * 1024)} MiB.')
+        Read as the API reads its bodies: under the server's body size limit, parsed off the event loop.
+        """
+        content_type = request.headers.get('content-type', '').split(';')[0].strip().lower()
+        if content_type != 'application/x-www-form-urlencoded':
+            raise Refused(415, 'Expected a form (application/x-www-form-urlencoded).')
+        try:
+            return await self.read_body(request, parse_form)
+        except WriteRejected as exc:
+            if exc.status == 413:
+                limit = self.ops.limits.max_body_bytes
+                raise Refused(413, f'The form is larger than the limit of {limit:,} bytes.') from None
+            raise Refused(400, 'The form could not be read.') from None
+
+
+def parse_form(body: bytes, limits: Limits) -> Form:
+    """Return the fields of a form body (``limits`` unused: the body was read within them); raises :class:`Refused`."""
     try:
         pairs = parse_qsl(body.decode('utf-8'), keep_blank_values=True, strict_parsing=False, max_num_fields=10_000)
     except (UnicodeDecodeError, ValueError):
