@@ -14,7 +14,7 @@ from typing import Any, Protocol, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from remotevars.server._edit_bodies import (
     parse_label_target,
@@ -140,10 +140,20 @@ class EditRoutes:
         raw = request.query_params.get('limit', str(MAX_HISTORY))
         if not raw.isdigit() or not 1 <= int(raw) <= MAX_HISTORY:
             raise WriteRejected(f'limit: expected an integer from 1 to {MAX_HISTORY}')
-        entries = await run_in_threadpool(self.ops.history, name, int(raw))
-        if not entries and name not in self.ops.snapshot.variables:
+        limit = int(raw)
+
+        def read() -> bytes | None:
+            entries = self.ops.history(name, limit)
+            if not entries and name not in self.ops.snapshot.variables:
+                return None
+            # Read and encoded in a worker thread, entry by entry: each entry holds the variable twice, and
+            # one encoding of them all would hold the GIL, so the event loop, for the whole list at once.
+            return b'[' + b','.join(encode(entry.to_json()) for entry in entries) + b']'
+
+        body = await run_in_threadpool(read)
+        if body is None:
             raise WriteRejected(f'Variable {name!r} not found (and has no history)', 404)
-        return JSONResponse([entry.to_json() for entry in entries])
+        return Response(body, media_type='application/json')
 
 
 def _label(request: Request) -> str:
