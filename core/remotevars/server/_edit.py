@@ -30,7 +30,7 @@ from remotevars.server._json_schema import InvalidSchema, check_schema, violatio
 from remotevars.server._limits import Limits
 from remotevars.server._shape import load_shape
 from remotevars.server._storage import Change, NewHistoryEntry, Transaction, VariableRecord
-from remotevars.server._wire import DEFAULT_LIMITS, WriteRejected
+from remotevars.server._wire import DEFAULT_LIMITS, WriteRejected, validation_message
 
 __all__ = ['Edit', 'SchemaViolation', 'SchemaWarning']
 
@@ -254,12 +254,7 @@ def _check_variable(shape: dict[str, Any]) -> None:
     try:
         VariableConfig.model_validate(shape)
     except ValidationError as exc:
-        messages = []
-        for error in exc.errors(include_url=False):
-            loc = '.'.join(str(p) for p in error['loc'])
-            message = str(error['msg']).removeprefix('Value error, ')
-            messages.append(f'{loc}: {message}' if loc else message)
-        raise WriteRejected(f'Variable {shape["name"]!r}: {"; ".join(messages)}') from None
+        raise WriteRejected(f'Variable {shape["name"]!r}: {validation_message(exc)}') from None
     for i, override in enumerate(shape['overrides']):
         for j, condition in enumerate(override['conditions']):
             if 'pattern' in condition:
