@@ -155,8 +155,8 @@ class Pages:
             return self.console.error_page(request, 401, 'Sign in to follow the updates.')
 
         async def events() -> AsyncIterator[ServerSentEvent]:
-            async for frame in self.console.broadcaster.subscribe():
-                yield ServerSentEvent(data=json.dumps({'names': _changed_names(frame)}))
+            async for names in self.console.broadcaster.subscribe_names():
+                yield ServerSentEvent(data=json.dumps({'names': list(names)}))
 
         return EventSourceResponse(
             events(),
@@ -273,15 +273,3 @@ class Pages:
             )
 
         return await run_in_threadpool(build)
-
-
-def _changed_names(frame: bytes) -> list[str]:
-    """Return the names of the variables an update stream frame announces (``data: {...}``)."""
-    try:
-        message: Any = json.loads(frame.removeprefix(b'data: '))
-    except ValueError:  # pragma: no cover - every frame is one data: line of JSON
-        return []
-    changes = message.get('changes')
-    if isinstance(changes, list):
-        return [str(change['name']) for change in changes]
-    return [str(message.get('name'))]
