@@ -1,9 +1,9 @@
 """What every console handler shares: its dependencies, who is asking, the guards, forms and rendering.
 
-A handler is wrapped by one of three guards: :meth:`Console.page` (anyone signed in, or anonymous
-readers when the server allows them), :meth:`Console.editor_page` (the form of an edit: a write key)
-and :meth:`Console.action` (a state-changing POST: a write key's session, the session's CSRF token in
-the form, and not a cross-site request). A refused POST gets a 4xx page and changes nothing.
+A handler is wrapped by one of two guards: :meth:`Console.page` (anyone signed in, or anonymous
+readers when the server allows them; a write key for the form of an edit) and :meth:`Console.action`
+(a state-changing POST: a write key's session, the session's CSRF token in the form, and not a
+cross-site request). A refused POST gets a 4xx page and changes nothing.
 
 Pages are built and rendered in the thread pool (:meth:`Console.render_off_loop`), like every
 operation, so a large list never holds the event loop.
@@ -49,6 +49,8 @@ Viewer = Session
 ANONYMOUS_VIEWER = Session('anonymous', 'read', '', '')
 
 TEMPLATES = Path(__file__).parent / 'templates'
+
+_READ_ONLY = 'This key can only read: sign in with a write key to edit.'
 
 
 def root_of(request: Request) -> str:
@@ -138,6 +140,18 @@ class Console:
         """Return ``build()`` run in the thread pool (building pages reads and renders; never on the loop)."""
         return await run_in_threadpool(build)
 
+    async def variable_page(
+        self, request: Request, viewer: Viewer, build: Callable[[VariableState], Response]
+    ) -> Response:
+        """Return ``build(state)`` of the variable the path names, run in the thread pool (404 page: none such)."""
+        name = request.path_params['name']
+
+        def render() -> Response:
+            state = self.state(name)
+            return self.missing(request, viewer, name) if state is None else build(state)
+
+        return await self.render_off_loop(render)
+
     def error_page(self, request: Request, status: int, message: str, viewer: Viewer | None = None) -> Response:
         """Return an error page saying ``message`` with ``status``."""
         return self.render(request, 'error.html', viewer, status, status=status, message=message)
@@ -169,31 +183,19 @@ class Console:
     # -- guards ------------------------------------------------------------------------------------
 
     def page(
-        self, handler: Callable[[Request, Viewer], Awaitable[Response]]
+        self, handler: Callable[[Request, Viewer], Awaitable[Response]], *, needs_write: bool = False
     ) -> Callable[[Request], Awaitable[Response]]:
-        """Return ``handler`` for viewers only: anyone else is sent to the sign-in page."""
+        """Return ``handler`` for viewers only: anyone else is sent to the sign-in page.
+
+        ``needs_write``: the page is the form of an edit, for write keys only (403 for readers).
+        """
 
         async def endpoint(request: Request) -> Response:
             viewer = self.viewer(request)
             if viewer is None:
                 return self.sign_in_redirect(request)
-            return await handler(request, viewer)
-
-        return endpoint
-
-    def editor_page(
-        self, handler: Callable[[Request, Viewer], Awaitable[Response]]
-    ) -> Callable[[Request], Awaitable[Response]]:
-        """Return ``handler`` (the form of an edit) for write keys only: 403 for readers."""
-
-        async def endpoint(request: Request) -> Response:
-            viewer = self.viewer(request)
-            if viewer is None:
-                return self.sign_in_redirect(request)
-            if not viewer.can_edit:
-                return self.error_page(
-                    request, 403, 'This key can only read: sign in with a write key to edit.', viewer
-                )
+            if needs_write and not viewer.can_edit:
+                return self.error_page(request, 403, _READ_ONLY, viewer)
             return await handler(request, viewer)
 
         return endpoint
@@ -209,7 +211,7 @@ class Console:
                 if viewer is None:
                     raise Refused(401, 'You are not signed in (or your session expired): sign in and try again.')
                 if needs_write and not viewer.can_edit:
-                    raise Refused(403, 'This key can only read: sign in with a write key to edit.')
+                    raise Refused(403, _READ_ONLY)
                 if request.headers.get('sec-fetch-site') == 'cross-site':
                     raise Refused(403, 'Refused: this form was sent from another site.')
                 form = await self.read_form(request)

@@ -184,7 +184,6 @@ class Pages:
 
     async def variable(self, request: Request, viewer: Viewer) -> Response:
         """``GET /ui/variables/{name}/``: labels, rollout, overrides, who gets what, versions and history."""
-        name = request.path_params['name']
         params = request.query_params
         limit_text = params.get('history', str(HISTORY_SHOWN))
         limit = min(int(limit_text), MAX_HISTORY) if limit_text.isdigit() and int(limit_text) > 0 else HISTORY_SHOWN
@@ -192,10 +191,7 @@ class Pages:
         asked = 'key' in params or 'attributes' in params
         key_text, attributes_text = params.get('key', ''), params.get('attributes', '')
 
-        def build() -> Response:
-            state = self.console.state(name)
-            if state is None:
-                return self.console.missing(request, viewer, name)
+        def build(state: VariableState) -> Response:
             answer: Answer | None = None
             who_error = None
             if asked:
@@ -216,7 +212,7 @@ class Pages:
                 who_error=who_error,
             )
 
-        return await self.console.render_off_loop(build)
+        return await self.console.variable_page(request, viewer, build)
 
     def variable_context(self, state: VariableState, history_limit: int) -> dict[str, Any]:
         """Return what the variable page shows about ``state`` (besides the who-gets-what answer)."""
