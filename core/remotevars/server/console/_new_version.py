@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from remotevars.server._edit import SchemaViolation
+from remotevars.server._json import StrictJsonError, loads_strict
 from remotevars.server._storage import StorageUnavailable
 from remotevars.server._wire import WriteRejected
 from remotevars.server.console._base import Console, Form, VariableState, Viewer
@@ -26,10 +27,6 @@ __all__ = ['NewVersion']
 
 def _compact(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(',', ':'))
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f'{name} is not allowed in JSON')
 
 
 class NewVersion:
@@ -114,8 +111,8 @@ class NewVersion:
                 return state, value, {path: [m] for path, m in problems.items()}, None
             raw = form.get('raw', '')
             try:
-                return state, json.loads(raw, parse_constant=_refuse_constant), {}, raw
-            except ValueError as exc:
+                return state, loads_strict(raw, max_depth=self.console.ops.limits.max_json_depth), {}, raw
+            except StrictJsonError as exc:
                 return state, None, {'$': [f'not valid JSON ({exc})']}, raw
 
         found, value, problems, raw_text = await run_in_threadpool(read)
