@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from remotevars._regex import PatternError, compile_pattern
 from remotevars.config import VariableConfig
 from remotevars.server._json import StrictJsonError, loads_strict
-from remotevars.server._json_schema import InvalidSchema, check_schema, violations
+from remotevars.server._json_schema import InvalidSchema, check_schema, value_violations, violations
 from remotevars.server._limits import Limits
 from remotevars.server._shape import load_shape
 from remotevars.server._storage import Change, NewHistoryEntry, Transaction, VariableRecord
@@ -88,7 +88,7 @@ class Edit:
         self.before = None if record is None else load_shape(tx, record)
         #: The document after the write (None: the variable is deleted); operations change it in place.
         self.doc: dict[str, Any] | None = None if record is None else _copy(record.doc)
-        self._minted: dict[int, str] = {}  # version number -> value
+        self._minted: dict[int, Any] = {}  # version number -> its value, decoded
 
     @property
     def exists(self) -> bool:
@@ -109,11 +109,11 @@ class Edit:
         against the schema, naming the labels that point at it.
         """
         try:
-            loads_strict(serialized_value, max_depth=self.limits.max_json_depth)
+            value = loads_strict(serialized_value, max_depth=self.limits.max_json_depth)
         except StrictJsonError as exc:
             raise WriteRejected(f'Variable {self.name!r}: new version: not valid JSON text ({exc})') from None
         number = self.tx.add_version(self.name, serialized_value, self.now)
-        self._minted[number] = serialized_value
+        self._minted[number] = value  # kept decoded: the schema check does not decode a large value again
         return number
 
     def finish(self, action: str, actor: str) -> list[SchemaWarning]:
@@ -187,7 +187,7 @@ class Edit:
         errors: list[dict[str, Any]] = []
         for number, value in self._minted.items():
             try:
-                found = violations(schema, value)
+                found = value_violations(schema, value)
             except InvalidSchema as exc:
                 raise WriteRejected(
                     f'Variable {self.name!r}: its json_schema is not a usable JSON Schema ({exc}); '
