@@ -37,7 +37,7 @@ from remotevars.server._body import read_body
 from remotevars.server._boundary import ErrorBoundary
 from remotevars.server._broadcast import Broadcaster
 from remotevars.server._edit import SchemaViolation
-from remotevars.server._edit_routes import EditRoutes
+from remotevars.server._edit_routes import EditRoutes, written_variable
 from remotevars.server._health import Health
 from remotevars.server._limits import Limits
 from remotevars.server._open import open_store
@@ -116,7 +116,8 @@ class _Api:
     def guarded(self, scope: Scope, handler: Handler) -> Handler:
         """Return ``handler`` behind the key check: 401 without a valid key, 403 for a read key on writes.
 
-        The key's name is ``request.state.actor`` (what the history records).
+        The key's name is ``request.state.actor`` (what the history records). The variable name in the
+        path is checked here (422, :func:`~._wire.check_name` with the name limit): handlers take it as it is.
         """
 
         async def endpoint(request: Request) -> Response:
@@ -130,11 +131,11 @@ class _Api:
                     return _error(401, detail, {'WWW-Authenticate': 'Bearer'})
             elif scope == 'write' and key.scope != 'write':
                 return _error(403, 'This API key can only read; a write key is required')
-            name = request.path_params.get('name')
-            if isinstance(name, str) and len(name) > self.limits.max_name_length:
-                return _error(422, f'name: variable names are at most {self.limits.max_name_length} characters')
             request.state.actor = key.name if key is not None else ANONYMOUS
             try:
+                name = request.path_params.get('name')
+                if name is not None:
+                    check_name(name, self.limits.max_name_length)
                 return await handler(request)
             except SchemaViolation as exc:
                 return _error(exc.status, str(exc), errors=exc.errors)
@@ -170,14 +171,12 @@ class _Api:
 
     def variable_response(self, name: str, outcome: Outcome, status: int = 200) -> Response:
         """Return the variable's read shape (plus ``warnings`` when the write left any) with its ETag."""
-        snapshot = self.ops.snapshot
-        # The snapshot's encoding, not a new one: encoding a 2 MiB variable would hold the event loop
-        # ~10 ms. A concurrent delete may already have removed it again: then null.
-        body = snapshot.encoded.get(name, b'null')
-        if body != b'null' and outcome.warnings:
-            body = body[:-1] + b',"warnings":' + encode([w.to_json() for w in outcome.warnings]) + b'}'
-        headers = _etag_header(snapshot.variable_etag(name))
-        return Response(body, status_code=status, media_type='application/json', headers=headers)
+        warnings = b',"warnings":' + encode([w.to_json() for w in outcome.warnings]) if outcome.warnings else b''
+
+        def body(variable: bytes) -> bytes:
+            return variable[:-1] + warnings + b'}' if warnings and variable != b'null' else variable
+
+        return written_variable(self.ops.snapshot, name, body, status)
 
     # -- variables ----------------------------------------------------------------------------------
 
@@ -196,7 +195,7 @@ class _Api:
         return self.variable_response(write.name, outcome, 201)
 
     async def get_variable(self, request: Request) -> Response:
-        name = check_name(request.path_params['name'])
+        name = request.path_params['name']
         snapshot = self.ops.snapshot
         encoded = snapshot.encoded.get(name)
         if encoded is None:
@@ -204,7 +203,7 @@ class _Api:
         return Response(encoded, media_type='application/json', headers=_etag_header(snapshot.variable_etag(name)))
 
     async def replace_variable(self, request: Request) -> Response:
-        name = check_name(request.path_params['name'])
+        name = request.path_params['name']
         write = await self.read_json(request, parse_write)
         if write.name != name:
             raise WriteRejected(f'name: body name {write.name!r} does not match the name {name!r} in the path')
@@ -213,7 +212,7 @@ class _Api:
         return self.variable_response(name, outcome)
 
     async def delete_variable(self, request: Request) -> Response:
-        name = check_name(request.path_params['name'])
+        name = request.path_params['name']
         precondition = Precondition.from_header(request.headers.get('if-match'))
         await self.run(lambda: self.ops.delete(name, actor=request.state.actor, precondition=precondition))
         return Response(status_code=204)
@@ -227,7 +226,7 @@ class _Api:
         return JSONResponse(body)
 
     async def list_versions(self, request: Request) -> Response:
-        name = check_name(request.path_params['name'])
+        name = request.path_params['name']
         versions = await run_in_threadpool(self.ops.versions, name)
         if versions is None:
             return _error(404, f'Variable {name!r} not found')

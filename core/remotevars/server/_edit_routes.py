@@ -27,9 +27,10 @@ from remotevars.server._limits import Limits
 from remotevars.server._ops import MAX_HISTORY, Operations, Outcome
 from remotevars.server._preconditions import Precondition
 from remotevars.server._shape import encode
-from remotevars.server._wire import WriteRejected, check_name
+from remotevars.server._snapshot import Snapshot
+from remotevars.server._wire import WriteRejected
 
-__all__ = ['EditRoutes', 'JsonReader']
+__all__ = ['EditRoutes', 'JsonReader', 'written_variable']
 
 T = TypeVar('T')
 
@@ -58,21 +59,15 @@ class EditRoutes:
     async def _edit(
         self, request: Request, operation: Callable[[str, str, Precondition | None], Outcome], status: int = 200
     ) -> Response:
-        name = check_name(request.path_params['name'])
+        name = request.path_params['name']
         precondition = Precondition.from_header(request.headers.get('if-match'))
         actor: str = request.state.actor
         outcome = await self._run(lambda: operation(name, actor, precondition))
-        snapshot = self.ops.snapshot
         head: dict[str, Any] = {'changed': outcome.changed, 'warnings': [w.to_json() for w in outcome.warnings]}
         if outcome.version is not None:
             head['version'] = outcome.version
-        # The snapshot's encoding of the variable, spliced in: encoding a large variable again would hold
-        # the event loop (~10 ms for a 2 MiB value). A concurrent delete may have removed it: then null.
-        variable = snapshot.encoded.get(name, b'null')
-        body = encode(head)[:-1] + b',"variable":' + variable + b'}'
-        etag = snapshot.variable_etag(name)
-        headers = None if etag is None else {'ETag': etag}
-        return Response(body, status_code=status, media_type='application/json', headers=headers)
+        opening = encode(head)[:-1] + b',"variable":'
+        return written_variable(self.ops.snapshot, name, lambda variable: opening + variable + b'}', status)
 
     async def create_version(self, request: Request) -> Response:
         """``POST .../versions/`` ``{"serialized_value": "<JSON>", "labels": [...]}``: a new version, labels moved."""
@@ -136,7 +131,7 @@ class EditRoutes:
 
     async def history(self, request: Request) -> Response:
         """``GET .../history/?limit=N``: the variable's history, newest first (kept after a delete)."""
-        name = check_name(request.path_params['name'])
+        name = request.path_params['name']
         raw = request.query_params.get('limit', str(MAX_HISTORY))
         if not raw.isdigit() or not 1 <= int(raw) <= MAX_HISTORY:
             raise WriteRejected(f'limit: expected an integer from 1 to {MAX_HISTORY}')
@@ -154,6 +149,19 @@ class EditRoutes:
         if body is None:
             raise WriteRejected(f'Variable {name!r} not found (and has no history)', 404)
         return Response(body, media_type='application/json')
+
+
+def written_variable(snapshot: Snapshot, name: str, body: Callable[[bytes], bytes], status: int) -> Response:
+    """Return the answer to a write of ``name``: ``body(its encoded read shape)`` with the variable's ETag.
+
+    The snapshot's encoding, spliced in: encoding a large variable again would hold the event loop
+    (~10 ms for a 2 MiB value). A concurrent delete may already have removed it: then ``null``, no ETag.
+    """
+    etag = snapshot.variable_etag(name)
+    headers = None if etag is None else {'ETag': etag}
+    return Response(
+        body(snapshot.encoded.get(name, b'null')), status_code=status, media_type='application/json', headers=headers
+    )
 
 
 def _label(request: Request) -> str:
