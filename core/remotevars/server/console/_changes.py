@@ -215,7 +215,7 @@ def conditions_of(form: Form, limits: Limits = DEFAULT_LIMITS) -> list[dict[str,
                 if not isinstance(value, str):
                     raise FormErrors({field: 'a pattern is text'})
                 try:
-                    compile_pattern(value)
+                    compile_pattern(value, cache=False)  # only checked here, as the API checks it
                 except PatternError as exc:
                     raise FormErrors({field: str(exc)}) from None
             condition[operand] = value
