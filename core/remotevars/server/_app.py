@@ -43,7 +43,7 @@ from remotevars.server._limits import Limits
 from remotevars.server._open import open_store
 from remotevars.server._ops import Operations, Outcome
 from remotevars.server._preconditions import Precondition
-from remotevars.server._shape import encode
+from remotevars.server._shape import encode, encode_items
 from remotevars.server._storage import Commit, StorageUnavailable, Store
 from remotevars.server._updates import encode_update
 from remotevars.server._wire import (
@@ -227,20 +227,29 @@ class _Api:
 
     async def list_versions(self, request: Request) -> Response:
         name = request.path_params['name']
-        versions = await run_in_threadpool(self.ops.versions, name)
-        if versions is None:
+
+        def read() -> bytes | None:
+            # Read and encoded in a worker thread: a variable may hold many large versions.
+            versions = self.ops.versions(name)
+            if versions is None:
+                return None
+            return b'{"name":' + encode(name) + b',"versions":' + encode_items(versions) + b'}'
+
+        body = await run_in_threadpool(read)
+        if body is None:
             return _error(404, f'Variable {name!r} not found')
-        return JSONResponse({'name': name, 'versions': versions})
+        return Response(body, media_type='application/json')
 
     # -- variable types ---------------------------------------------------------------------------
 
     async def list_types(self, request: Request) -> Response:
-        return JSONResponse(await run_in_threadpool(self.ops.variable_types))
+        body = await run_in_threadpool(lambda: encode_items(self.ops.variable_types()))
+        return Response(body, media_type='application/json')
 
     async def upsert_type(self, request: Request) -> Response:
         variable_type = await self.read_json(request, parse_variable_type)
         await self.run(lambda: self.ops.upsert_variable_type(variable_type, actor=request.state.actor))
-        return JSONResponse(variable_type)
+        return Response(await run_in_threadpool(encode, variable_type), media_type='application/json')
 
     # -- updates stream ---------------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ from remotevars.server._edit_bodies import (
 from remotevars.server._limits import Limits
 from remotevars.server._ops import MAX_HISTORY, Operations, Outcome
 from remotevars.server._preconditions import Precondition
-from remotevars.server._shape import encode
+from remotevars.server._shape import encode, encode_items
 from remotevars.server._snapshot import Snapshot
 from remotevars.server._wire import WriteRejected
 
@@ -141,9 +141,8 @@ class EditRoutes:
             entries = self.ops.history(name, limit)
             if not entries and name not in self.ops.snapshot.variables:
                 return None
-            # Read and encoded in a worker thread, entry by entry: each entry holds the variable twice, and
-            # one encoding of them all would hold the GIL, so the event loop, for the whole list at once.
-            return b'[' + b','.join(encode(entry.to_json()) for entry in entries) + b']'
+            # Read and encoded in a worker thread, entry by entry: each entry holds the variable twice.
+            return encode_items(entry.to_json() for entry in entries)
 
         body = await run_in_threadpool(read)
         if body is None:
