@@ -19,6 +19,7 @@ import pytest
 from remotevars.cli.serve import LIMIT_OPTIONS
 from remotevars.server import Limits
 from tests.server.attackutil import assert_served_strict, open_socket
+from tests.server.console.consoleutil import Browser, csrf_of
 from tests.serverutil import RunningServer, api_client, running_server, server_process, variable_body
 
 SMALL = Limits(
@@ -224,6 +225,23 @@ def test_at_the_limits_is_accepted(server: RunningServer) -> None:
         assert set(created.json()['labels']) == {'prod-eu', 'v1.2', 'café ☕ 10'}
         assert_served_strict(server.url, server.read_key)
         assert writer.delete(f'/v1/variables/{"b" * 16}/').status_code == 204
+
+
+def test_console_forms_are_held_to_the_same_body_limit(server: RunningServer) -> None:
+    """The console reads its forms as the API reads bodies: past ``max_body_bytes``, 413 and nothing changes."""
+    browser = Browser(server.url)
+    try:
+        assert browser.sign_in(server.write_key).status_code == 303  # a small form passes
+        csrf = csrf_of(browser.get('/ui/'))
+        with api_client(server.url, server.read_key) as reader:
+            before = reader.get('/v1/variables/').headers['etag']
+            too_big = {'csrf': csrf, 'mode': 'raw', 'raw': '"' + 'x' * SMALL.max_body_bytes + '"'}
+            refused = browser.post('/ui/variables/e/versions/new', too_big)
+            assert refused.status_code == 413
+            assert 'The form is larger than the limit of 10,000 bytes.' in refused.text
+            assert reader.get('/v1/variables/').headers['etag'] == before
+    finally:
+        browser.close()
 
 
 def test_patterns_the_condition_engine_refuses_are_422(tmp_path: Path) -> None:

@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
-from remotevars.server import Limits, Operations, Store, Target
+from remotevars.server import Limits, Operations, Store, Target, _edit
 from remotevars.server._edit import SchemaViolation
+from remotevars.server._ops import MAX_HISTORY
 from remotevars.server._preconditions import Precondition
 from remotevars.server._wire import WriteRejected, parse_write
 from tests.serverutil import variable_body
@@ -250,6 +251,49 @@ def test_rollback_restores_labels_rollout_and_overrides(store: Store, ops: Opera
     assert restored['latest_version']['version'] == 3  # versions stay
     assert store.history(agent)[0].action == 'rollback'
     assert not ops.rollback(agent, good.id, actor='c').changed  # already there: nothing to do
+
+
+def test_an_edit_checks_the_patterns_it_brings_not_those_it_keeps(
+    store: Store, ops: Operations, agent: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Compiling a pattern costs up to ~1 ms per character: an unrelated edit must not compile them all again.
+    checked: list[str] = []
+    check = _edit.check_override_patterns
+
+    def counting(override: dict[str, Any], limits: Limits, where: str) -> None:
+        checked.extend(c['pattern'] for c in override['conditions'])
+        check(override, limits, where)
+
+    monkeypatch.setattr(_edit, 'check_override_patterns', counting)
+
+    def override(pattern: str) -> dict[str, Any]:
+        condition = {'kind': 'value-matches-regex', 'attribute': 'email', 'pattern': pattern}
+        return {'conditions': [condition], 'rollout': {'labels': {'production': 1.0}}}
+
+    ops.add_override(agent, override('@example[.]com$'), actor='a')
+    assert checked == ['@example[.]com$']
+    ops.set_rollout(agent, {'production': 0.5}, actor='a')
+    ops.add_override(agent, override('^admin'), actor='a')
+    assert checked == ['@example[.]com$', '^admin']
+    # The operations hold an override to the parsers' rule whichever front end built it: the length limit too.
+    limited = Operations(store, limits=Limits(max_pattern_length=10))
+    with pytest.raises(WriteRejected, match=r"Variable 'agent': overrides\.2\.conditions\.0\.pattern: patterns are"):
+        limited.add_override(agent, override('x' * 11), actor='a')
+
+
+def test_reads_go_through_the_operations(store: Store, ops: Operations, agent: str) -> None:
+    """The front ends read through the operations: the snapshot, versions, history (capped) and one entry."""
+    ops.create_version(agent, _value({'model': 'large'}), ['canary'], actor='a')
+    assert ops.snapshot is store.snapshot
+    assert ops.versions(agent) == store.versions(agent) and ops.versions('ghost') is None
+    newest = store.history(agent)[0]
+    assert [e.id for e in ops.history(agent, 1)] == [newest.id]
+    assert len(ops.history(agent, MAX_HISTORY + 5)) == len(store.history(agent))
+    assert ops.history_entry(agent, newest.id) == newest == store.history_entry(newest.id)
+    assert ops.create(parse_write(variable_body('other', 1)), actor='a').changed
+    assert ops.history_entry('other', newest.id) is None  # another variable's entry
+    assert ops.history_entry(agent, 10**9) is None
+    assert ops.variable_types() == store.variable_types()
 
 
 def test_deleting_keeps_the_history_and_rollback_brings_it_back(store: Store, ops: Operations, agent: str) -> None:

@@ -230,6 +230,29 @@ def test_a_subscriber_that_falls_behind_gets_one_resync_message() -> None:
     ]
 
 
+def test_the_console_stream_gets_each_writes_names_even_after_a_resync() -> None:
+    # The console's stream sends only the changed names: carried by each message, never decoded from a frame.
+    def commit(i: int, *names: str) -> Commit:
+        changes = tuple(Change('updated', n) for n in names)
+        return Commit(changes, f'"db-{i}"', f'"db-{i + 1}"', {n: b'{"name":"%s"}' % n.encode() for n in names})
+
+    async def scenario() -> list[tuple[str, ...]]:
+        broadcaster = Broadcaster(queue_size=1)
+        names = broadcaster.subscribe_names()
+        first = asyncio.ensure_future(anext(names))
+        await asyncio.sleep(0)  # subscribed
+        broadcaster.publish(encode_update(commit(0, 'a', 'b')))
+        received = [await asyncio.wait_for(first, 5.0)]
+        broadcaster.publish(encode_update(commit(1, 'c')))
+        broadcaster.publish(encode_update(commit(2, 'd')))  # overflows: replaced by its resync, names kept
+        received.append(await asyncio.wait_for(anext(names), 5.0))
+        broadcaster.close()
+        assert [n async for n in names] == []
+        return received
+
+    assert asyncio.run(scenario()) == [('a', 'b'), ('d',)]
+
+
 def test_encoded_message_shape_and_cap() -> None:
     commit = Commit((Change('deleted', 'old'), Change('created', 'new')), '"d-1"', '"d-2"', {'new': b'{"name":"new"}'})
     update = encode_update(commit)

@@ -37,13 +37,13 @@ from remotevars.server._body import read_body
 from remotevars.server._boundary import ErrorBoundary
 from remotevars.server._broadcast import Broadcaster
 from remotevars.server._edit import SchemaViolation
-from remotevars.server._edit_routes import EditRoutes
+from remotevars.server._edit_routes import EditRoutes, written_variable
 from remotevars.server._health import Health
 from remotevars.server._limits import Limits
 from remotevars.server._open import open_store
 from remotevars.server._ops import Operations, Outcome
 from remotevars.server._preconditions import Precondition
-from remotevars.server._shape import encode
+from remotevars.server._shape import encode, encode_items
 from remotevars.server._storage import Commit, StorageUnavailable, Store
 from remotevars.server._updates import encode_update
 from remotevars.server._wire import (
@@ -101,7 +101,6 @@ class _Api:
         self, ops: Operations, keys: Keys, broadcaster: Broadcaster, keepalive_interval: float, limits: Limits
     ) -> None:
         self.ops = ops
-        self.store = ops.store
         self.keys = keys
         self.broadcaster = broadcaster
         self.keepalive_interval = keepalive_interval
@@ -117,7 +116,8 @@ class _Api:
     def guarded(self, scope: Scope, handler: Handler) -> Handler:
         """Return ``handler`` behind the key check: 401 without a valid key, 403 for a read key on writes.
 
-        The key's name is ``request.state.actor`` (what the history records).
+        The key's name is ``request.state.actor`` (what the history records). The variable name in the
+        path is checked here (422, :func:`~._wire.check_name` with the name limit): handlers take it as it is.
         """
 
         async def endpoint(request: Request) -> Response:
@@ -131,11 +131,11 @@ class _Api:
                     return _error(401, detail, {'WWW-Authenticate': 'Bearer'})
             elif scope == 'write' and key.scope != 'write':
                 return _error(403, 'This API key can only read; a write key is required')
-            name = request.path_params.get('name')
-            if isinstance(name, str) and len(name) > self.limits.max_name_length:
-                return _error(422, f'name: variable names are at most {self.limits.max_name_length} characters')
             request.state.actor = key.name if key is not None else ANONYMOUS
             try:
+                name = request.path_params.get('name')
+                if name is not None:
+                    check_name(name, self.limits.max_name_length)
                 return await handler(request)
             except SchemaViolation as exc:
                 return _error(exc.status, str(exc), errors=exc.errors)
@@ -149,14 +149,18 @@ class _Api:
 
         return endpoint
 
-    async def read_json(self, request: Request, parse: Callable[[Any, Limits], T]) -> T:
-        """Return ``parse(decoded body, limits)``: every endpoint's one way to read a body.
+    async def read(self, request: Request, decode: Callable[[bytes, Limits], T]) -> T:
+        """Return ``decode(body, limits)``: every endpoint's one way to read a body, the console's forms too.
 
-        The body is read under the size cap, then decoded strictly and parsed in a worker thread.
-        Raises :class:`WriteRejected` (413, 400, 422).
+        The body is read under the size cap, then decoded in a worker thread once a write slot is free.
+        Raises :class:`WriteRejected` (413, 400) and what ``decode`` raises.
         """
         raw = await read_body(request, self.limits.max_body_bytes)
-        return await self._write_work(parse_body, raw, parse, self.limits)
+        return await self._write_work(decode, raw, self.limits)
+
+    async def read_json(self, request: Request, parse: Callable[[Any, Limits], T]) -> T:
+        """Return ``parse(decoded body, limits)``: a JSON body, decoded strictly. Raises :class:`WriteRejected`."""
+        return await self.read(request, lambda raw, limits: parse_body(raw, parse, limits))
 
     async def run(self, operation: Callable[[], Outcome]) -> Outcome:
         """Run ``operation`` in a worker thread once a write slot is free, and return its outcome.
@@ -167,19 +171,17 @@ class _Api:
 
     def variable_response(self, name: str, outcome: Outcome, status: int = 200) -> Response:
         """Return the variable's read shape (plus ``warnings`` when the write left any) with its ETag."""
-        snapshot = self.store.snapshot
-        # The snapshot's encoding, not a new one: encoding a 2 MiB variable would hold the event loop
-        # ~10 ms. A concurrent delete may already have removed it again: then null.
-        body = snapshot.encoded.get(name, b'null')
-        if body != b'null' and outcome.warnings:
-            body = body[:-1] + b',"warnings":' + encode([w.to_json() for w in outcome.warnings]) + b'}'
-        headers = _etag_header(snapshot.variable_etag(name))
-        return Response(body, status_code=status, media_type='application/json', headers=headers)
+        warnings = b',"warnings":' + encode([w.to_json() for w in outcome.warnings]) if outcome.warnings else b''
+
+        def body(variable: bytes) -> bytes:
+            return variable[:-1] + warnings + b'}' if warnings and variable != b'null' else variable
+
+        return written_variable(self.ops.snapshot, name, body, status)
 
     # -- variables ----------------------------------------------------------------------------------
 
     async def list_variables(self, request: Request) -> Response:
-        snapshot = self.store.snapshot
+        snapshot = self.ops.snapshot
         headers = {'ETag': snapshot.etag, 'Cache-Control': 'no-cache'}
         if _matches_etag(request.headers.get('if-none-match'), snapshot.etag):
             self.counts.config_not_modified += 1
@@ -193,15 +195,15 @@ class _Api:
         return self.variable_response(write.name, outcome, 201)
 
     async def get_variable(self, request: Request) -> Response:
-        name = check_name(request.path_params['name'])
-        snapshot = self.store.snapshot
+        name = request.path_params['name']
+        snapshot = self.ops.snapshot
         encoded = snapshot.encoded.get(name)
         if encoded is None:
             return _error(404, f'Variable {name!r} not found')
         return Response(encoded, media_type='application/json', headers=_etag_header(snapshot.variable_etag(name)))
 
     async def replace_variable(self, request: Request) -> Response:
-        name = check_name(request.path_params['name'])
+        name = request.path_params['name']
         write = await self.read_json(request, parse_write)
         if write.name != name:
             raise WriteRejected(f'name: body name {write.name!r} does not match the name {name!r} in the path')
@@ -210,7 +212,7 @@ class _Api:
         return self.variable_response(name, outcome)
 
     async def delete_variable(self, request: Request) -> Response:
-        name = check_name(request.path_params['name'])
+        name = request.path_params['name']
         precondition = Precondition.from_header(request.headers.get('if-match'))
         await self.run(lambda: self.ops.delete(name, actor=request.state.actor, precondition=precondition))
         return Response(status_code=204)
@@ -224,21 +226,30 @@ class _Api:
         return JSONResponse(body)
 
     async def list_versions(self, request: Request) -> Response:
-        name = check_name(request.path_params['name'])
-        versions = await run_in_threadpool(self.store.versions, name)
-        if versions is None:
+        name = request.path_params['name']
+
+        def read() -> bytes | None:
+            # Read and encoded in a worker thread: a variable may hold many large versions.
+            versions = self.ops.versions(name)
+            if versions is None:
+                return None
+            return b'{"name":' + encode(name) + b',"versions":' + encode_items(versions) + b'}'
+
+        body = await run_in_threadpool(read)
+        if body is None:
             return _error(404, f'Variable {name!r} not found')
-        return JSONResponse({'name': name, 'versions': versions})
+        return Response(body, media_type='application/json')
 
     # -- variable types ---------------------------------------------------------------------------
 
     async def list_types(self, request: Request) -> Response:
-        return JSONResponse(await run_in_threadpool(self.store.variable_types))
+        body = await run_in_threadpool(lambda: encode_items(self.ops.variable_types()))
+        return Response(body, media_type='application/json')
 
     async def upsert_type(self, request: Request) -> Response:
         variable_type = await self.read_json(request, parse_variable_type)
         await self.run(lambda: self.ops.upsert_variable_type(variable_type, actor=request.state.actor))
-        return JSONResponse(variable_type)
+        return Response(await run_in_threadpool(encode, variable_type), media_type='application/json')
 
     # -- updates stream ---------------------------------------------------------------------------
 
@@ -372,7 +383,7 @@ def create_app(
 
         sessions = Sessions(key_set, session_secret)
         routes += console_routes(
-            ops, key_set, api.run, broadcaster, keepalive_interval=keepalive_interval, sessions=sessions
+            ops, key_set, api.run, api.read, broadcaster, keepalive_interval=keepalive_interval, sessions=sessions
         )
     app = Starlette(
         routes=routes,

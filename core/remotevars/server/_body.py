@@ -2,16 +2,31 @@
 
 A declared ``Content-Length`` over the cap is refused before any of the body is read; a chunked body
 (no length) is counted while it streams in and refused the moment it passes the cap, so the server
-never holds more than the cap plus one chunk of it.
+never holds more than the cap plus one chunk of it. The app reads every body this way, the console's
+forms included, and decodes it off the event loop (:class:`BodyReader`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
+
 from starlette.requests import ClientDisconnect, Request
 
+from remotevars.server._limits import Limits
 from remotevars.server._wire import WriteRejected
 
-__all__ = ['read_body']
+__all__ = ['BodyReader', 'read_body']
+
+T = TypeVar('T')
+
+
+class BodyReader(Protocol):
+    """Reads a request's body under the size cap and returns ``decode(body, limits)``, run off the event loop."""
+
+    def __call__(self, request: Request, decode: Callable[[bytes, Limits], T]) -> Awaitable[T]:
+        """Return the decoded body; raises :class:`~._wire.WriteRejected` (413, 400) and what ``decode`` raises."""
+        ...
 
 
 async def read_body(request: Request, max_bytes: int) -> bytes:

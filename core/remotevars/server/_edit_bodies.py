@@ -24,6 +24,7 @@ from remotevars.server._wire import (
     check_pattern_budget,
     is_positive_id,
     parse_new_version,
+    validation_message,
 )
 
 __all__ = [
@@ -33,14 +34,6 @@ __all__ = [
     'parse_rollout',
     'parse_version_edit',
 ]
-
-
-def _messages(exc: ValidationError, prefix: str) -> str:
-    parts = []
-    for error in exc.errors(include_url=False):
-        loc = '.'.join(str(p) for p in (prefix, *error['loc']) if p != '')
-        parts.append(f'{loc}: {str(error["msg"]).removeprefix("Value error, ")}')
-    return '; '.join(parts)
 
 
 def _object(body: Any, expected: str) -> dict[str, Any]:
@@ -93,7 +86,7 @@ def parse_rollout(body: Any, limits: Limits) -> dict[str, float]:
     try:
         return Rollout.model_validate(data).labels
     except ValidationError as exc:
-        raise WriteRejected(_messages(exc, 'rollout')) from None
+        raise WriteRejected(validation_message(exc, 'rollout')) from None
 
 
 def parse_override(body: Any, limits: Limits) -> dict[str, Any]:
@@ -107,7 +100,7 @@ def parse_override(body: Any, limits: Limits) -> dict[str, Any]:
     try:
         override = RolloutOverride.model_validate(data)
     except ValidationError as exc:
-        raise WriteRejected(_messages(exc, '')) from None
+        raise WriteRejected(validation_message(exc)) from None
     dumped: dict[str, Any] = override.model_dump(mode='json')
     check_override_patterns(dumped, limits, 'override')
     return dumped

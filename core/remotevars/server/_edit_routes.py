@@ -14,7 +14,7 @@ from typing import Any, Protocol, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from remotevars.server._edit_bodies import (
     parse_label_target,
@@ -24,20 +24,19 @@ from remotevars.server._edit_bodies import (
     parse_version_edit,
 )
 from remotevars.server._limits import Limits
-from remotevars.server._ops import Operations, Outcome
+from remotevars.server._ops import MAX_HISTORY, Operations, Outcome
 from remotevars.server._preconditions import Precondition
-from remotevars.server._shape import encode
-from remotevars.server._wire import WriteRejected, check_name
+from remotevars.server._shape import encode, encode_items
+from remotevars.server._snapshot import Snapshot
+from remotevars.server._wire import WriteRejected
 
-__all__ = ['BodyReader', 'EditRoutes']
-
-_MAX_HISTORY = 1000
+__all__ = ['EditRoutes', 'JsonReader', 'written_variable']
 
 T = TypeVar('T')
 
 
-class BodyReader(Protocol):
-    """Reads a request's body under the limits and returns ``parse(decoded body, limits)`` (run off the loop)."""
+class JsonReader(Protocol):
+    """Reads a request's JSON body under the limits and returns ``parse(decoded body, limits)`` (run off the loop)."""
 
     def __call__(self, request: Request, parse: Callable[[Any, Limits], T]) -> Awaitable[T]:
         """Return the parsed body; raises :class:`~._wire.WriteRejected` (413, 400, 422)."""
@@ -51,7 +50,7 @@ class EditRoutes:
         self,
         ops: Operations,
         run: Callable[[Callable[[], Outcome]], Awaitable[Outcome]],
-        read_json: BodyReader,
+        read_json: JsonReader,
     ) -> None:
         self.ops = ops
         self._run = run
@@ -60,21 +59,15 @@ class EditRoutes:
     async def _edit(
         self, request: Request, operation: Callable[[str, str, Precondition | None], Outcome], status: int = 200
     ) -> Response:
-        name = check_name(request.path_params['name'])
+        name = request.path_params['name']
         precondition = Precondition.from_header(request.headers.get('if-match'))
         actor: str = request.state.actor
         outcome = await self._run(lambda: operation(name, actor, precondition))
-        snapshot = self.ops.store.snapshot
         head: dict[str, Any] = {'changed': outcome.changed, 'warnings': [w.to_json() for w in outcome.warnings]}
         if outcome.version is not None:
             head['version'] = outcome.version
-        # The snapshot's encoding of the variable, spliced in: encoding a large variable again would hold
-        # the event loop (~10 ms for a 2 MiB value). A concurrent delete may have removed it: then null.
-        variable = snapshot.encoded.get(name, b'null')
-        body = encode(head)[:-1] + b',"variable":' + variable + b'}'
-        etag = snapshot.variable_etag(name)
-        headers = None if etag is None else {'ETag': etag}
-        return Response(body, status_code=status, media_type='application/json', headers=headers)
+        opening = encode(head)[:-1] + b',"variable":'
+        return written_variable(self.ops.snapshot, name, lambda variable: opening + variable + b'}', status)
 
     async def create_version(self, request: Request) -> Response:
         """``POST .../versions/`` ``{"serialized_value": "<JSON>", "labels": [...]}``: a new version, labels moved."""
@@ -138,14 +131,36 @@ class EditRoutes:
 
     async def history(self, request: Request) -> Response:
         """``GET .../history/?limit=N``: the variable's history, newest first (kept after a delete)."""
-        name = check_name(request.path_params['name'])
-        raw = request.query_params.get('limit', str(_MAX_HISTORY))
-        if not raw.isdigit() or not 1 <= int(raw) <= _MAX_HISTORY:
-            raise WriteRejected(f'limit: expected an integer from 1 to {_MAX_HISTORY}')
-        entries = await run_in_threadpool(self.ops.store.history, name, int(raw))
-        if not entries and name not in self.ops.store.snapshot.variables:
+        name = request.path_params['name']
+        raw = request.query_params.get('limit', str(MAX_HISTORY))
+        if not raw.isdigit() or not 1 <= int(raw) <= MAX_HISTORY:
+            raise WriteRejected(f'limit: expected an integer from 1 to {MAX_HISTORY}')
+        limit = int(raw)
+
+        def read() -> bytes | None:
+            entries = self.ops.history(name, limit)
+            if not entries and name not in self.ops.snapshot.variables:
+                return None
+            # Read and encoded in a worker thread, entry by entry: each entry holds the variable twice.
+            return encode_items(entry.to_json() for entry in entries)
+
+        body = await run_in_threadpool(read)
+        if body is None:
             raise WriteRejected(f'Variable {name!r} not found (and has no history)', 404)
-        return JSONResponse([entry.to_json() for entry in entries])
+        return Response(body, media_type='application/json')
+
+
+def written_variable(snapshot: Snapshot, name: str, body: Callable[[bytes], bytes], status: int) -> Response:
+    """Return the answer to a write of ``name``: ``body(its encoded read shape)`` with the variable's ETag.
+
+    The snapshot's encoding, spliced in: encoding a large variable again would hold the event loop
+    (~10 ms for a 2 MiB value). A concurrent delete may already have removed it: then ``null``, no ETag.
+    """
+    etag = snapshot.variable_etag(name)
+    headers = None if etag is None else {'ETag': etag}
+    return Response(
+        body(snapshot.encoded.get(name, b'null')), status_code=status, media_type='application/json', headers=headers
+    )
 
 
 def _label(request: Request) -> str:

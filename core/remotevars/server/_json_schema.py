@@ -16,7 +16,7 @@ from typing import Any
 import jsonschema_rs
 import msgspec
 
-__all__ = ['InvalidSchema', 'Violation', 'check_schema', 'json_path', 'violations']
+__all__ = ['InvalidSchema', 'Violation', 'check_schema', 'json_path', 'value_violations', 'violations']
 
 _IDENTIFIER = re.compile(r'[A-Za-z_][A-Za-z0-9_]*')
 _MAX_VIOLATIONS = 10
@@ -72,8 +72,12 @@ def violations(schema: dict[str, Any], serialized_value: str) -> list[Violation]
 
     Raises :class:`InvalidSchema` when the schema itself is unusable.
     """
+    return value_violations(schema, json.loads(serialized_value))
+
+
+def value_violations(schema: dict[str, Any], value: Any) -> list[Violation]:
+    """Return how the decoded JSON ``value`` breaks ``schema``, as :func:`violations` does."""
     validator = _validator(_key(schema))
-    value = json.loads(serialized_value)
     found = []
     for error in validator.iter_errors(value):
         found.append(Violation(json_path(error.instance_path), error.message))

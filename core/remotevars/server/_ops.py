@@ -22,12 +22,16 @@ from remotevars.server._edit import Edit, SchemaViolation, SchemaWarning
 from remotevars.server._json_schema import InvalidSchema, check_schema
 from remotevars.server._limits import Limits
 from remotevars.server._preconditions import Precondition
-from remotevars.server._storage import Commit, Store, Transaction
+from remotevars.server._snapshot import Snapshot
+from remotevars.server._storage import Commit, HistoryEntry, Store, Transaction
 from remotevars.server._wire import DEFAULT_LIMITS, LabelTarget, VariableWrite, WriteRejected, check_label
 
-__all__ = ['Operations', 'Outcome', 'Target', 'label_users']
+__all__ = ['MAX_HISTORY', 'Operations', 'Outcome', 'Target', 'label_users']
 
 T = TypeVar('T')
+
+#: The most history entries one read returns (``GET .../history/?limit=``, the console's ``?history=``).
+MAX_HISTORY = 1000
 
 #: The fields of a write body stored as they are (labels are converted, type_name may be kept).
 _WRITE_FIELDS = ('description', 'rollout', 'overrides', 'json_schema', 'type_name', 'aliases', 'example')
@@ -69,10 +73,12 @@ class Outcome:
 
 
 class Operations:
-    """The write operations over one :class:`~._storage.Store`; ``clock`` returns ISO timestamps.
+    """The operations over one :class:`~._storage.Store`; ``clock`` returns ISO timestamps.
 
-    ``limits`` bounds what a variable may hold after any operation (label names, labels and overrides
-    per variable), whichever front end calls it.
+    The front ends (the HTTP API, the console) reach the store only through them: the writes, and the
+    reads they show (the committed snapshot, versions, history, variable types). ``limits`` bounds what
+    a variable may hold after any operation (label names, labels and overrides per variable), whichever
+    front end calls it.
     """
 
     def __init__(self, store: Store, *, clock: Callable[[], str] = _now, limits: Limits = DEFAULT_LIMITS) -> None:
@@ -88,6 +94,30 @@ class Operations:
         if precondition is not None:
             precondition.check(edit.name, tx.db_id, None if edit.record is None else edit.record.revision)
         return edit
+
+    # -- reads (no transaction: the snapshot, or one consistent read of the store) ----------------------
+
+    @property
+    def snapshot(self) -> Snapshot:
+        """The last committed state (reading it does not touch the database)."""
+        return self.store.snapshot
+
+    def versions(self, name: str) -> list[dict[str, Any]] | None:
+        """Return every version of ``name`` (oldest first), or None when the variable does not exist."""
+        return self.store.versions(name)
+
+    def history(self, name: str, limit: int = MAX_HISTORY) -> list[HistoryEntry]:
+        """Return the newest ``limit`` history entries of ``name`` (at most :data:`MAX_HISTORY`), newest first."""
+        return self.store.history(name, min(limit, MAX_HISTORY))
+
+    def history_entry(self, name: str, entry_id: int) -> HistoryEntry | None:
+        """Return history entry ``entry_id`` when it is one of ``name``'s, else None."""
+        entry = self.store.history_entry(entry_id)
+        return entry if entry is not None and entry.variable == name else None
+
+    def variable_types(self) -> list[dict[str, Any]]:
+        """Return every variable type, by name."""
+        return self.store.variable_types()
 
     # -- plumbing ------------------------------------------------------------------------------------
 

@@ -34,9 +34,9 @@ from remotevars.server._feed import Advance, Listener, SnapshotFeed, read_advanc
 from remotevars.server._migrations import Migration, check_version, pending_steps
 from remotevars.server._migrations import migrate as apply_migrations
 from remotevars.server._postgres_follow import NotificationFollower
-from remotevars.server._snapshot import Snapshot, build_snapshot, patch_snapshot
-from remotevars.server._sql import Dialect, SqlReader, SqlTransaction
-from remotevars.server._storage import Commit, HistoryEntry, StorageUnavailable, etag
+from remotevars.server._snapshot import build_snapshot, patch_snapshot
+from remotevars.server._sql import Dialect, SqlReader, SqlStore, SqlTransaction
+from remotevars.server._storage import StorageUnavailable
 
 __all__ = ['CHANNEL', 'MAX_NOTIFICATION_BYTES', 'MIGRATIONS', 'SCHEMA', 'PostgresStore', 'migration_status']
 
@@ -185,7 +185,7 @@ def encode_notice(db_id: str, revision: int, variables: dict[str, bytes | None])
     return full.decode() if len(full) <= MAX_NOTIFICATION_BYTES else head + '}'
 
 
-class PostgresStore:
+class PostgresStore(SqlStore):
     """The variables database at ``conninfo`` (``postgresql://user:password@host:port/dbname``).
 
     Migrated forward on open (``migrate=False``: the schema must be current). ``pool_size``: the most
@@ -235,11 +235,6 @@ class PostgresStore:
             follower.stop()
         self._pool.close(timeout=5.0)
 
-    @property
-    def snapshot(self) -> Snapshot:
-        """Return the last committed state this instance knows (an immutable object; no database access)."""
-        return self._feed.snapshot
-
     @contextmanager
     def _read(self) -> Iterator[SqlReader]:
         """Yield a reader in one read-only transaction that sees a single committed state throughout."""
@@ -250,7 +245,6 @@ class PostgresStore:
     @contextmanager
     def transaction(self) -> Iterator[SqlTransaction]:
         """Yield a write transaction holding the revision lock; commit, notify and move the snapshot at the end."""
-        advance: Advance | None = None
         with self._write_lock, _storage_errors():
             with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
                 # Statements after the lock see every commit before it (READ COMMITTED takes a snapshot per statement).
@@ -259,21 +253,12 @@ class PostgresStore:
                 revision = int(row[0]) if row is not None else 0
                 tx = SqlTransaction(cur, _DIALECT, self._db_id, revision)
                 yield tx
-                if tx.changes:
-                    tx.record_revision()
-                    # Includes what other instances committed since this one's snapshot.
-                    advance = read_advance(tx, self._feed.snapshot, tx.revision)
+                advance = tx.prepare_commit(self._feed.snapshot)
+                if advance is not None:
                     encoded = advance.snapshot.encoded
                     changed = {c.name: encoded.get(c.name) for c in tx.changes}
                     cur.execute('SELECT pg_notify(%s, %s)', (CHANNEL, encode_notice(self._db_id, tx.revision, changed)))
-            previous_etag = etag(self._db_id, revision)
-            if advance is None:
-                tx.set_committed(Commit((), previous_etag, previous_etag, {}))
-                return
-            self._feed.install(advance)
-            encoded = advance.snapshot.encoded
-            variables = {c.name: encoded[c.name] for c in tx.changes if c.name in encoded}
-            tx.set_committed(Commit(tuple(tx.changes), previous_etag, advance.snapshot.etag, variables))
+            tx.settle(self._feed, advance)
 
     # -- following the other instances ----------------------------------------------------------------
 
@@ -329,19 +314,7 @@ class PostgresStore:
         except Exception as exc:  # the schema moved on (a newer remotevars migrated it): not ready
             raise StorageUnavailable(str(exc)) from exc
 
-    # -- reads outside the snapshot -------------------------------------------------------------------
-
-    def versions(self, name: str) -> list[dict[str, Any]] | None:
-        """Return every version of ``name`` (oldest first), or None when the variable does not exist."""
+    @contextmanager
+    def _reading(self) -> Iterator[SqlReader]:
         with _storage_errors(), self._read() as reader:
-            return reader.versions(name)
-
-    def history(self, name: str, limit: int | None = None) -> list[HistoryEntry]:
-        """Return the history of ``name``, newest first (at most ``limit`` entries)."""
-        with _storage_errors(), self._read() as reader:
-            return reader.history(name, limit)
-
-    def variable_types(self) -> list[dict[str, Any]]:
-        """Return every variable type, by name."""
-        with _storage_errors(), self._read() as reader:
-            return reader.variable_types()
+            yield reader

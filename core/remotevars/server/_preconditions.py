@@ -15,14 +15,9 @@ from dataclasses import dataclass
 from remotevars.server._storage import etag
 from remotevars.server._wire import WriteRejected
 
-__all__ = ['Precondition', 'variable_etag']
+__all__ = ['Precondition']
 
 _ETAG = re.compile(r'"(?P<db>[0-9a-zA-Z]+)-(?P<revision>[0-9]{1,18})"')
-
-
-def variable_etag(db_id: str, revision: int) -> str:
-    """Return the ETag of a variable last changed at ``revision``."""
-    return etag(db_id, revision)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +55,6 @@ class Precondition:
             raise WriteRejected(f'Precondition failed: variable {name!r} does not exist', 412)
         raise WriteRejected(
             f'Precondition failed: variable {name!r} changed since {", ".join(self.etags) or "*"}'
-            f' (its ETag is now {variable_etag(db_id, revision)}); fetch it again and retry',
+            f' (its ETag is now {etag(db_id, revision)}); fetch it again and retry',
             412,
         )

@@ -6,6 +6,7 @@ labels and ``latest_version`` need, read through any :class:`~._storage.Variable
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Final
 
 from remotevars.server._json import dumps_strict
@@ -13,7 +14,7 @@ from remotevars.server._json import dumps_strict
 if TYPE_CHECKING:
     from remotevars.server._storage import VariableReader, VariableRecord
 
-__all__ = ['encode', 'load_shape', 'read_shape']
+__all__ = ['encode', 'encode_items', 'load_shape', 'read_shape']
 
 #: Characters JSON leaves raw that ``str.splitlines`` breaks lines at (NEL, LINE and PARAGRAPH SEPARATOR), in
 #: UTF-8, and their escapes. Each UTF-8 sequence is that character, and in JSON a character is in a string.
@@ -32,6 +33,15 @@ def encode(value: Any) -> bytes:
         if raw in data:
             data = data.replace(raw, escaped)
     return data
+
+
+def encode_items(values: Iterable[Any]) -> bytes:
+    """Return the JSON array of ``values``, each encoded as :func:`encode` does, one at a time.
+
+    For long lists of large values (versions, history entries), built in a worker thread: each encoding
+    holds the GIL, and one encoding of the whole list would hold it, so the event loop, throughout.
+    """
+    return b'[' + b','.join(encode(value) for value in values) + b']'
 
 
 def load_shape(reader: VariableReader, record: VariableRecord) -> dict[str, Any]:

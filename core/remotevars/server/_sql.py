@@ -13,14 +13,17 @@ nothing. Connections, locking, migrations and noticing other processes' commits 
 from __future__ import annotations
 
 import functools
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from remotevars.server._feed import Advance, SnapshotFeed, read_advance
 from remotevars.server._json import StrictJsonError, dumps_strict, loads_stored
-from remotevars.server._storage import Change, Commit, HistoryEntry, NewHistoryEntry, VariableRecord
+from remotevars.server._snapshot import Snapshot
+from remotevars.server._storage import Change, Commit, HistoryEntry, NewHistoryEntry, VariableRecord, etag
 from remotevars.server._wire import WriteRejected
 
-__all__ = ['HISTORY_COLUMNS', 'Cursor', 'Dialect', 'SqlReader', 'SqlTransaction', 'history_entry']
+__all__ = ['HISTORY_COLUMNS', 'Cursor', 'Dialect', 'SqlReader', 'SqlStore', 'SqlTransaction', 'history_entry']
 
 HISTORY_COLUMNS = 'id, revision, variable, at, actor, action, before, after, warnings'
 
@@ -161,6 +164,11 @@ class SqlReader:
             return [history_entry(row) for row in self._all(statement, (name,))]
         return [history_entry(row) for row in self._all(statement + ' LIMIT ?', (name, limit))]
 
+    def history_entry(self, entry_id: int) -> HistoryEntry | None:
+        """Return history entry ``entry_id``, or None."""
+        row = self._one(f'SELECT {HISTORY_COLUMNS} FROM history WHERE id = ?', (entry_id,))
+        return None if row is None else history_entry(row)
+
     def variable_types(self) -> list[dict[str, Any]]:
         """Return every variable type, by name."""
         # Sorted here: ORDER BY follows the database's collation, which differs between backends.
@@ -195,13 +203,27 @@ class SqlTransaction(SqlReader):
             raise RuntimeError('the transaction has not committed')
         return self._commit
 
-    def set_committed(self, commit: Commit) -> None:
-        """Record the :class:`Commit` of this transaction (by the backend, once it committed)."""
-        self._commit = commit
+    def prepare_commit(self, served: Snapshot) -> Advance | None:
+        """Return the advance from ``served`` to this write (None: it changed nothing); call just before COMMIT.
 
-    def record_revision(self) -> None:
-        """Store this transaction's revision as the database's current one (when it changed something)."""
+        A write that changed something records its revision as the database's, and the advance re-reads
+        what it changed, and what other processes committed since ``served``, inside the transaction.
+        """
+        if not self.changes:
+            return None
         self._exec("UPDATE meta SET value = ? WHERE key = 'revision'", (str(self.revision),))
+        return read_advance(self, served, self.revision)
+
+    def settle(self, feed: SnapshotFeed, advance: Advance | None) -> None:
+        """After COMMIT: serve ``advance`` (of :meth:`prepare_commit`) through ``feed``; record the :class:`Commit`."""
+        previous_etag = etag(self._db_id, self.previous_revision)
+        if advance is None:
+            self._commit = Commit((), previous_etag, previous_etag, {})
+            return
+        feed.install(advance)
+        encoded = advance.snapshot.encoded
+        variables = {c.name: encoded[c.name] for c in self.changes if c.name in encoded}
+        self._commit = Commit(tuple(self.changes), previous_etag, advance.snapshot.etag, variables)
 
     def variable(self, name: str) -> VariableRecord | None:
         if name in self._saved:
@@ -254,10 +276,6 @@ class SqlTransaction(SqlReader):
             return int(self._one(statement + ' RETURNING id', params)[0])
         return int(self._exec(statement, params).lastrowid or 0)
 
-    def history_entry(self, entry_id: int) -> HistoryEntry | None:
-        row = self._one(f'SELECT {HISTORY_COLUMNS} FROM history WHERE id = ?', (entry_id,))
-        return None if row is None else history_entry(row)
-
     def save_variable_type(self, variable_type: dict[str, Any]) -> None:
         self._exec(
             'INSERT INTO variable_types (name, doc) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET doc = excluded.doc',
@@ -266,3 +284,41 @@ class SqlTransaction(SqlReader):
 
     def changed(self, change: Change) -> None:
         self.changes.append(change)
+
+
+class SqlStore:
+    """What both SQL backends' stores share: the snapshot feed and the reads outside the snapshot.
+
+    A backend sets ``_feed`` when it opens and supplies :meth:`_reading`.
+    """
+
+    _feed: SnapshotFeed
+
+    def _reading(self) -> AbstractContextManager[SqlReader]:
+        """Return a context manager yielding a reader of one consistent state (errors as StorageUnavailable)."""
+        raise NotImplementedError
+
+    @property
+    def snapshot(self) -> Snapshot:
+        """Return the last committed state this process knows (an immutable object; no database access)."""
+        return self._feed.snapshot
+
+    def versions(self, name: str) -> list[dict[str, Any]] | None:
+        """Return every version of ``name`` (oldest first), or None when the variable does not exist."""
+        with self._reading() as reader:
+            return reader.versions(name)
+
+    def history(self, name: str, limit: int | None = None) -> list[HistoryEntry]:
+        """Return the history of ``name``, newest first (at most ``limit`` entries)."""
+        with self._reading() as reader:
+            return reader.history(name, limit)
+
+    def history_entry(self, entry_id: int) -> HistoryEntry | None:
+        """Return history entry ``entry_id``, or None."""
+        with self._reading() as reader:
+            return reader.history_entry(entry_id)
+
+    def variable_types(self) -> list[dict[str, Any]]:
+        """Return every variable type, by name."""
+        with self._reading() as reader:
+            return reader.variable_types()

@@ -22,14 +22,13 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
-from remotevars.server._feed import Advance, Listener, SnapshotFeed, read_advance
+from remotevars.server._feed import Listener, SnapshotFeed, read_advance
 from remotevars.server._migrations import Migration, check_version, pending_steps
 from remotevars.server._migrations import migrate as apply_migrations
 from remotevars.server._snapshot import Snapshot, build_snapshot
-from remotevars.server._sql import Dialect, SqlReader, SqlTransaction
-from remotevars.server._storage import Commit, HistoryEntry, StorageUnavailable, etag
+from remotevars.server._sql import Dialect, SqlReader, SqlStore, SqlTransaction
+from remotevars.server._storage import StorageUnavailable
 
 __all__ = ['DEFAULT_POLL_INTERVAL', 'MIGRATIONS', 'SQLiteStore', 'migration_status']
 
@@ -184,7 +183,7 @@ def _enable_wal(conn: sqlite3.Connection, *, attempts: int = 200, pause: float =
             time.sleep(pause)
 
 
-class SQLiteStore:
+class SQLiteStore(SqlStore):
     """The variables database at ``path`` (``':memory:'`` for a throwaway one); migrated forward on open.
 
     With ``migrate=False`` the schema must already be current (:class:`~._migrations.SchemaOutdated`
@@ -223,11 +222,6 @@ class SQLiteStore:
         with self._lock:
             self._conn.close()
 
-    @property
-    def snapshot(self) -> Snapshot:
-        """Return the last committed state (an immutable object; no database access)."""
-        return self._feed.snapshot
-
     def _read_snapshot(self) -> Snapshot:
         with self._read() as reader:
             db_id, revision = reader.meta()
@@ -249,7 +243,6 @@ class SQLiteStore:
     @contextmanager
     def transaction(self) -> Iterator[SqlTransaction]:
         """Yield a write transaction (``BEGIN IMMEDIATE``); commit and move the snapshot when the block ends."""
-        advance: Advance | None = None
         with self._lock, _storage_errors():
             cur = self._conn.cursor()
             try:
@@ -260,10 +253,7 @@ class SQLiteStore:
                     db_id, revision = SqlReader(cur, _DIALECT).meta()
                     tx = SqlTransaction(cur, _DIALECT, db_id, revision)
                     yield tx
-                    if tx.changes:
-                        tx.record_revision()
-                        # Includes what other processes committed since this one's snapshot.
-                        advance = read_advance(tx, self._feed.snapshot, tx.revision)
+                    advance = tx.prepare_commit(self._feed.snapshot)
                     cur.execute('COMMIT')
                 except BaseException:
                     if self._conn.in_transaction:
@@ -271,14 +261,7 @@ class SQLiteStore:
                     raise
             finally:
                 cur.close()
-            previous_etag = etag(db_id, revision)
-            if advance is None:
-                tx.set_committed(Commit((), previous_etag, previous_etag, {}))
-                return
-            self._feed.install(advance)
-            encoded = advance.snapshot.encoded
-            variables = {c.name: encoded[c.name] for c in tx.changes if c.name in encoded}
-            tx.set_committed(Commit(tuple(tx.changes), previous_etag, advance.snapshot.etag, variables))
+            tx.settle(self._feed, advance)
 
     # -- following other processes ------------------------------------------------------------------
 
@@ -347,19 +330,7 @@ class SQLiteStore:
         if self._watcher is not None and not self._watcher.is_alive():
             raise StorageUnavailable('no longer following the commits of other processes')
 
-    # -- reads outside the snapshot -------------------------------------------------------------
-
-    def versions(self, name: str) -> list[dict[str, Any]] | None:
-        """Return every version of ``name`` (oldest first), or None when the variable does not exist."""
+    @contextmanager
+    def _reading(self) -> Iterator[SqlReader]:
         with self._lock, _storage_errors(), self._read() as reader:
-            return reader.versions(name)
-
-    def history(self, name: str, limit: int | None = None) -> list[HistoryEntry]:
-        """Return the history of ``name``, newest first (at most ``limit`` entries)."""
-        with self._lock, _storage_errors(), self._read() as reader:
-            return reader.history(name, limit)
-
-    def variable_types(self) -> list[dict[str, Any]]:
-        """Return every variable type, by name."""
-        with self._lock, _storage_errors(), self._read() as reader:
-            return reader.variable_types()
+            yield reader

@@ -224,6 +224,10 @@ class Store(Protocol):
         """Return the history entries of ``name``, newest first (also after the variable was deleted)."""
         ...
 
+    def history_entry(self, entry_id: int) -> HistoryEntry | None:
+        """Return history entry ``entry_id`` (of any variable), or None."""
+        ...
+
     def variable_types(self) -> list[dict[str, Any]]:
         """Return every variable type, by name."""
         ...

@@ -11,6 +11,7 @@ exceed the cap (:data:`MAX_CHANGES_BYTES`); clients then fetch.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from typing import Final
@@ -29,11 +30,17 @@ class Update:
 
     ``frame`` is the full message; ``resync`` the same without ``changes`` (and without
     ``previous_etag``), sent instead when a subscriber fell behind and missed messages: it makes a client
-    fetch the whole configuration.
+    fetch the whole configuration. ``names`` are the variables the write changed (what the console's
+    stream sends, so it never decodes a frame).
     """
 
     frame: bytes
     resync: bytes
+    names: tuple[str, ...] = ()
+
+    def resynced(self) -> Update:
+        """Return this message as sent to a subscriber that fell behind (its frame is the resync)."""
+        return dataclasses.replace(self, frame=self.resync)
 
 
 def _encode(value: object) -> bytes:
@@ -50,6 +57,7 @@ def encode_update(commit: Commit, *, max_changes_bytes: int = MAX_CHANGES_BYTES)
     if not commit.changes:
         return None
     first = commit.changes[0]
+    names = tuple(change.name for change in commit.changes)
     head = b'{"event":' + _encode(first.event) + b',"name":' + _encode(first.name) + b',"etag":'
     head += _encode(commit.etag)
     resync = _frame(head + b'}')
@@ -57,7 +65,7 @@ def encode_update(commit: Commit, *, max_changes_bytes: int = MAX_CHANGES_BYTES)
     if sum(len(variable) for variable in commit.variables.values()) > max_changes_bytes:
         # Too large whatever the rest: not even built (copying a 4 MiB variable around would hold the
         # event loop for milliseconds).
-        return Update(frame=_frame(head + b'}'), resync=resync)
+        return Update(frame=_frame(head + b'}'), resync=resync, names=names)
     entries = []
     for change in commit.changes:
         entry = b'{"event":' + _encode(change.event) + b',"name":' + _encode(change.name)
@@ -67,5 +75,5 @@ def encode_update(commit: Commit, *, max_changes_bytes: int = MAX_CHANGES_BYTES)
         entries.append(entry + b'}')
     changes = b'[' + b','.join(entries) + b']'
     if len(changes) > max_changes_bytes:
-        return Update(frame=_frame(head + b'}'), resync=resync)
-    return Update(frame=_frame(head + b',"changes":' + changes + b'}'), resync=resync)
+        return Update(frame=_frame(head + b'}'), resync=resync, names=names)
+    return Update(frame=_frame(head + b',"changes":' + changes + b'}'), resync=resync, names=names)

@@ -42,6 +42,7 @@ __all__ = [
     'parse_new_version',
     'parse_variable_type',
     'parse_write',
+    'validation_message',
 ]
 
 NAME_PATTERN = re.compile(r'[a-zA-Z_][a-zA-Z0-9_]*')
@@ -170,11 +171,16 @@ def _check_json_text(value: str, where: str, limits: Limits) -> None:
         raise WriteRejected(f'{where}: not valid JSON text ({exc})') from None
 
 
-def _format_validation_error(exc: ValidationError) -> str:
+def validation_message(exc: ValidationError, prefix: str = '') -> str:
+    """Return how a value failed the config models, in one line: ``field.path: message`` per error, ``; ``-joined.
+
+    ``prefix`` (the field the validated value sits in) starts every path. Every refusal the server words
+    from a model's errors (bodies, whole variables, the console's forms) goes through here.
+    """
     parts = []
     for error in exc.errors(include_url=False):
         message = str(error['msg']).removeprefix('Value error, ')
-        loc = '.'.join(str(p) for p in error['loc'])
+        loc = '.'.join(str(p) for p in ((prefix, *error['loc']) if prefix else error['loc']))
         parts.append(f'{loc}: {message}' if loc else message)
     return '; '.join(parts)
 
@@ -316,7 +322,7 @@ def parse_write(body: Any, limits: Limits = DEFAULT_LIMITS) -> VariableWrite:
     try:
         model = VariableConfig.model_validate(candidate)
     except ValidationError as exc:
-        raise WriteRejected(_format_validation_error(exc)) from None
+        raise WriteRejected(validation_message(exc)) from None
     overrides = [o.model_dump(mode='json') for o in model.overrides]
     _check_patterns(overrides, limits)
     return VariableWrite(
@@ -402,5 +408,5 @@ def parse_variable_type(body: Any, limits: Limits = DEFAULT_LIMITS) -> dict[str,
     try:
         model = VariableTypeConfig.model_validate({'json_schema': {}, **body})
     except ValidationError as exc:
-        raise WriteRejected(_format_validation_error(exc)) from None
+        raise WriteRejected(validation_message(exc)) from None
     return model.model_dump(mode='json')

@@ -9,9 +9,10 @@ import pytest
 
 from remotevars import ConfigurationError
 from remotevars.config import VariableConfig
-from remotevars.server import ApiKey
+from remotevars.server import ApiKey, Limits
 from remotevars.server._auth import Keys, digest
 from remotevars.server.console._audience import SYNTHETIC_KEYS, parse_attributes, rollout_shares, who_gets
+from remotevars.server.console._changes import FormErrors, conditions_of
 from remotevars.server.console._json_diff import json_diff
 from remotevars.server.console._rate_limit import SignInLimiter
 from remotevars.server.console._session import Sessions
@@ -146,3 +147,17 @@ def test_attributes_are_a_json_object() -> None:
     for text, message in (('[1]', 'expected a JSON object'), ('{"a": NaN}', 'not valid JSON'), ('{', 'not valid JSON')):
         with pytest.raises(ValueError, match=message):
             parse_attributes(text)
+
+
+def test_json_typed_in_the_console_is_held_to_the_strict_json_of_api_bodies() -> None:
+    # What json.loads lets through and no strict parser (nor the server) accepts: refused where it is typed.
+    for text in ('{"a": 1e400}', '{"a": "\\ud800"}', '{"a": Infinity}'):
+        with pytest.raises(ValueError, match='not valid JSON'):
+            parse_attributes(text)
+    form = {'conditions': '1', 'c0.attribute': 'plan', 'c0.kind': 'value-equals', 'c0.operand': '1e400', 'c0.json': '1'}
+    with pytest.raises(FormErrors) as refused:
+        conditions_of(form)
+    assert refused.value.errors['c0.operand'].startswith('not valid JSON (')
+    assert conditions_of(form | {'c0.operand': '[[1]]'}, Limits(max_json_depth=2))[0]['value'] == [[1]]
+    with pytest.raises(FormErrors, match='nests deeper than 1 levels'):
+        conditions_of(form | {'c0.operand': '[[1]]'}, Limits(max_json_depth=1))

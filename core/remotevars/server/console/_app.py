@@ -2,7 +2,7 @@
 
 Every response of the console, error pages and static files included, carries the security headers of
 :mod:`._headers`. The console is a client of the server's :class:`~remotevars.server.Operations`, like
-the HTTP API: it never reaches the store for a write.
+the HTTP API: it reads and writes through them, never reaching the store.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from remotevars.server._auth import Keys
+from remotevars.server._body import BodyReader
 from remotevars.server._broadcast import Broadcaster
 from remotevars.server._ops import Operations
 from remotevars.server.console._base import Console, Run
@@ -39,6 +40,7 @@ def console_routes(
     ops: Operations,
     keys: Keys,
     run: Run,
+    read_body: BodyReader,
     broadcaster: Broadcaster,
     *,
     keepalive_interval: float = 15.0,
@@ -47,7 +49,8 @@ def console_routes(
 ) -> list[BaseRoute]:
     """Return the routes of the console (``/`` and ``/ui`` redirect to ``/ui/``) over the server's operations.
 
-    ``run`` runs an operation in the thread pool (the API's own; the store announces every commit);
+    ``run`` runs an operation in the thread pool and ``read_body`` reads a body under the size cap, then
+    decodes it there (the API's own; the store announces every commit);
     ``sessions`` signs the session cookies (by default with a random secret: a restart signs everybody
     out); ``limiter`` counts wrong keys at the sign-in.
     """
@@ -55,6 +58,7 @@ def console_routes(
         ops,
         keys,
         run,
+        read_body,
         broadcaster,
         sessions=sessions or Sessions(keys),
         limiter=limiter or SignInLimiter(),
@@ -71,13 +75,13 @@ def console_routes(
         Route('/sign-out', console.action(sign_in.sign_out, needs_write=False), methods=['POST']),
         Route(variable + '/', console.page(pages.variable), methods=['GET']),
         Route(variable + '/compare', console.page(pages.compare), methods=['GET']),
-        Route(variable + '/versions/new', console.editor_page(new_version.form), methods=['GET']),
+        Route(variable + '/versions/new', console.page(new_version.form, needs_write=True), methods=['GET']),
         Route(variable + '/versions/new', console.action(new_version.save), methods=['POST']),
-        Route(variable + '/labels', console.editor_page(edits.label_form), methods=['GET']),
+        Route(variable + '/labels', console.page(edits.label_form, needs_write=True), methods=['GET']),
         Route(variable + '/labels', console.action(edits.label), methods=['POST']),
-        Route(variable + '/rollout', console.editor_page(edits.rollout_form), methods=['GET']),
+        Route(variable + '/rollout', console.page(edits.rollout_form, needs_write=True), methods=['GET']),
         Route(variable + '/rollout', console.action(edits.rollout), methods=['POST']),
-        Route(variable + '/overrides/new', console.editor_page(edits.override_form), methods=['GET']),
+        Route(variable + '/overrides/new', console.page(edits.override_form, needs_write=True), methods=['GET']),
         Route(variable + '/overrides/new', console.action(edits.override), methods=['POST']),
         Route(variable + '/overrides/{index:int}/remove', console.action(edits.remove_override), methods=['POST']),
         Route(variable + '/rollback', console.action(edits.rollback), methods=['POST']),

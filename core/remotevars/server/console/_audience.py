@@ -7,7 +7,6 @@ says is what every remotevars and Logfire SDK process serves.
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
 from dataclasses import dataclass
@@ -15,6 +14,8 @@ from typing import Any
 
 from remotevars._resolve import choose_rollout, compile_variable, select_label
 from remotevars.config import VariableConfig
+from remotevars.server._json import StrictJsonError, loads_strict
+from remotevars.server._wire import DEFAULT_LIMITS
 
 __all__ = ['SYNTHETIC_KEYS', 'Answer', 'RolloutShares', 'Share', 'parse_attributes', 'rollout_shares', 'who_gets']
 
@@ -59,16 +60,12 @@ def parse_attributes(text: str) -> dict[str, Any]:
     if not text.strip():
         return {}
     try:
-        value = json.loads(text, parse_constant=_no_constant)
-    except ValueError as exc:
+        value = loads_strict(text, max_depth=DEFAULT_LIMITS.max_json_depth)
+    except StrictJsonError as exc:
         raise ValueError(f'attributes: not valid JSON ({exc})') from None
     if not isinstance(value, dict):
         raise ValueError('attributes: expected a JSON object, e.g. {"plan": "enterprise"}')
     return value
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f'{name} is not JSON')
 
 
 def who_gets(variable: VariableConfig, targeting_key: str | None, attributes: dict[str, Any]) -> Answer:

@@ -1,9 +1,9 @@
 """What every console handler shares: its dependencies, who is asking, the guards, forms and rendering.
 
-A handler is wrapped by one of three guards: :meth:`Console.page` (anyone signed in, or anonymous
-readers when the server allows them), :meth:`Console.editor_page` (the form of an edit: a write key)
-and :meth:`Console.action` (a state-changing POST: a write key's session, the session's CSRF token in
-the form, and not a cross-site request). A refused POST gets a 4xx page and changes nothing.
+A handler is wrapped by one of two guards: :meth:`Console.page` (anyone signed in, or anonymous
+readers when the server allows them; a write key for the form of an edit) and :meth:`Console.action`
+(a state-changing POST: a write key's session, the session's CSRF token in the form, and not a
+cross-site request). A refused POST gets a 4xx page and changes nothing.
 
 Pages are built and rendered in the thread pool (:meth:`Console.render_off_loop`), like every
 operation, so a large list never holds the event loop.
@@ -27,14 +27,17 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from remotevars._errors import RemoteVarsError
 from remotevars.config import VariableConfig
 from remotevars.server._auth import Keys
+from remotevars.server._body import BodyReader
 from remotevars.server._broadcast import Broadcaster
+from remotevars.server._limits import Limits
 from remotevars.server._ops import Operations, Outcome
+from remotevars.server._wire import WriteRejected
 from remotevars.server.console._describe import variable_config
 from remotevars.server.console._json_diff import pretty_json
 from remotevars.server.console._rate_limit import SignInLimiter
 from remotevars.server.console._session import SESSION_COOKIE, Session, Sessions, same_token
 
-__all__ = ['Console', 'Form', 'Refused', 'Run', 'VariableState', 'Viewer', 'hidden_fields', 'read_form_body', 'root_of']
+__all__ = ['Console', 'Form', 'Refused', 'Run', 'VariableState', 'Viewer', 'hidden_fields', 'parse_form', 'root_of']
 
 #: A submitted form: field name -> value (the last one when a name repeats).
 Form = dict[str, str]
@@ -42,12 +45,12 @@ Form = dict[str, str]
 Run = Callable[[Callable[[], Outcome]], Awaitable[Outcome]]
 Viewer = Session
 
-#: The largest form body accepted (prompts are long; a form is never near this).
-MAX_FORM_BYTES = 2 * 1024 * 1024
 #: Who looks without signing in, when the server lets anyone read (``--allow-anonymous-read``).
 ANONYMOUS_VIEWER = Session('anonymous', 'read', '', '')
 
 TEMPLATES = Path(__file__).parent / 'templates'
+
+_READ_ONLY = 'This key can only read: sign in with a write key to edit.'
 
 
 def root_of(request: Request) -> str:
@@ -98,6 +101,7 @@ class Console:
         ops: Operations,
         keys: Keys,
         run: Run,
+        read_body: BodyReader,
         broadcaster: Broadcaster,
         *,
         sessions: Sessions,
@@ -105,9 +109,9 @@ class Console:
         keepalive_interval: float,
     ) -> None:
         self.ops = ops
-        self.store = ops.store
         self.keys = keys
         self.run = run
+        self.read_body = read_body
         self.broadcaster = broadcaster
         self.sessions = sessions
         self.limiter = limiter
@@ -136,6 +140,18 @@ class Console:
         """Return ``build()`` run in the thread pool (building pages reads and renders; never on the loop)."""
         return await run_in_threadpool(build)
 
+    async def variable_page(
+        self, request: Request, viewer: Viewer, build: Callable[[VariableState], Response]
+    ) -> Response:
+        """Return ``build(state)`` of the variable the path names, run in the thread pool (404 page: none such)."""
+        name = request.path_params['name']
+
+        def render() -> Response:
+            state = self.state(name)
+            return self.missing(request, viewer, name) if state is None else build(state)
+
+        return await self.render_off_loop(render)
+
     def error_page(self, request: Request, status: int, message: str, viewer: Viewer | None = None) -> Response:
         """Return an error page saying ``message`` with ``status``."""
         return self.render(request, 'error.html', viewer, status, status=status, message=message)
@@ -157,7 +173,7 @@ class Console:
 
     def state(self, name: str) -> VariableState | None:
         """Return variable ``name`` as last committed, or None."""
-        snapshot = self.store.snapshot
+        snapshot = self.ops.snapshot
         shape = snapshot.variables.get(name)
         etag = snapshot.variable_etag(name)
         if shape is None or etag is None:
@@ -167,31 +183,19 @@ class Console:
     # -- guards ------------------------------------------------------------------------------------
 
     def page(
-        self, handler: Callable[[Request, Viewer], Awaitable[Response]]
+        self, handler: Callable[[Request, Viewer], Awaitable[Response]], *, needs_write: bool = False
     ) -> Callable[[Request], Awaitable[Response]]:
-        """Return ``handler`` for viewers only: anyone else is sent to the sign-in page."""
+        """Return ``handler`` for viewers only: anyone else is sent to the sign-in page.
+
+        ``needs_write``: the page is the form of an edit, for write keys only (403 for readers).
+        """
 
         async def endpoint(request: Request) -> Response:
             viewer = self.viewer(request)
             if viewer is None:
                 return self.sign_in_redirect(request)
-            return await handler(request, viewer)
-
-        return endpoint
-
-    def editor_page(
-        self, handler: Callable[[Request, Viewer], Awaitable[Response]]
-    ) -> Callable[[Request], Awaitable[Response]]:
-        """Return ``handler`` (the form of an edit) for write keys only: 403 for readers."""
-
-        async def endpoint(request: Request) -> Response:
-            viewer = self.viewer(request)
-            if viewer is None:
-                return self.sign_in_redirect(request)
-            if not viewer.can_edit:
-                return self.error_page(
-                    request, 403, 'This key can only read: sign in with a write key to edit.', viewer
-                )
+            if needs_write and not viewer.can_edit:
+                return self.error_page(request, 403, _READ_ONLY, viewer)
             return await handler(request, viewer)
 
         return endpoint
@@ -207,10 +211,10 @@ class Console:
                 if viewer is None:
                     raise Refused(401, 'You are not signed in (or your session expired): sign in and try again.')
                 if needs_write and not viewer.can_edit:
-                    raise Refused(403, 'This key can only read: sign in with a write key to edit.')
+                    raise Refused(403, _READ_ONLY)
                 if request.headers.get('sec-fetch-site') == 'cross-site':
                     raise Refused(403, 'Refused: this form was sent from another site.')
-                form = await read_form_body(request)
+                form = await self.read_form(request)
                 if not same_token(form.get('csrf'), viewer.csrf):
                     raise Refused(
                         403, "Refused: the form's security token is missing or wrong. Reload the page and try again."
@@ -221,17 +225,25 @@ class Console:
 
         return endpoint
 
+    async def read_form(self, request: Request) -> Form:
+        """Return the fields of an ``application/x-www-form-urlencoded`` body; raises :class:`Refused` (415, 413, 400).
 
-async def read_form_body(request: Request) -> Form:
-    """Return the fields of an ``application/x-www-form-urlencoded`` body; raises :class:`Refused` (413, 415, 400)."""
-    content_type = request.headers.get('content-type', '').split(';')[0].strip().lower()
-    if content_type != 'application/x-www-form-urlencoded':
-        raise Refused(415, 'Expected a form (application/x-www-form-urlencoded).')
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_FORM_BYTES:
-            raise Refused(413, f'The form is larger than {MAX_FORM_BYTES // (1024 * 1024)} MiB.')
+        Read as the API reads its bodies: under the server's body size limit, parsed off the event loop.
+        """
+        content_type = request.headers.get('content-type', '').split(';')[0].strip().lower()
+        if content_type != 'application/x-www-form-urlencoded':
+            raise Refused(415, 'Expected a form (application/x-www-form-urlencoded).')
+        try:
+            return await self.read_body(request, parse_form)
+        except WriteRejected as exc:
+            if exc.status == 413:
+                limit = self.ops.limits.max_body_bytes
+                raise Refused(413, f'The form is larger than the limit of {limit:,} bytes.') from None
+            raise Refused(400, 'The form could not be read.') from None
+
+
+def parse_form(body: bytes, limits: Limits) -> Form:
+    """Return the fields of a form body (``limits`` unused: the body was read within them); raises :class:`Refused`."""
     try:
         pairs = parse_qsl(body.decode('utf-8'), keep_blank_values=True, strict_parsing=False, max_num_fields=10_000)
     except (UnicodeDecodeError, ValueError):

@@ -10,7 +10,6 @@ same messages; the operation checks everything again when it runs.
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +18,7 @@ from remotevars._diff import override_text
 from remotevars._errors import RemoteVarsError
 from remotevars._regex import PatternError, compile_pattern
 from remotevars.server._edit_bodies import parse_override, parse_rollout
+from remotevars.server._json import StrictJsonError, loads_strict
 from remotevars.server._limits import Limits
 from remotevars.server._ops import Operations, Outcome, Target, label_users
 from remotevars.server._preconditions import Precondition
@@ -177,11 +177,11 @@ def rollout_change(state: VariableState, form: Form, limits: Limits = DEFAULT_LI
 # -- overrides -----------------------------------------------------------------------------------
 
 
-def _operand(kind: str, text: str, as_json: bool, field: str) -> Any:
+def _operand(kind: str, text: str, as_json: bool, field: str, max_depth: int) -> Any:
     if as_json:
         try:
-            value = json.loads(text)
-        except ValueError as exc:
+            value = loads_strict(text, max_depth=max_depth)
+        except StrictJsonError as exc:
             raise FormErrors({field: f'not valid JSON ({exc})'}) from None
         if CONDITION_KINDS[kind] == 'values' and not isinstance(value, list):
             raise FormErrors({field: 'expected a JSON array, e.g. ["pro", "enterprise"]'})
@@ -191,10 +191,11 @@ def _operand(kind: str, text: str, as_json: bool, field: str) -> Any:
     return text
 
 
-def conditions_of(form: Form) -> list[dict[str, Any]]:
+def conditions_of(form: Form, limits: Limits = DEFAULT_LIMITS) -> list[dict[str, Any]]:
     """Return the conditions of the override form's rows (``c<i>.attribute``, ``.kind``, ``.operand``, ``.json``).
 
-    Rows without an attribute are left out. Raises :class:`FormErrors` naming the field.
+    Rows without an attribute are left out; a JSON operand is held to the strict JSON of API bodies.
+    Raises :class:`FormErrors` naming the field.
     """
     rows = int(form['conditions']) if form.get('conditions', '').isdigit() else 0
     conditions = []
@@ -209,12 +210,12 @@ def conditions_of(form: Form) -> list[dict[str, Any]]:
         operand = CONDITION_KINDS[kind]
         if operand is not None:
             field = f'c{i}.operand'
-            value = _operand(kind, form.get(field, ''), bool(form.get(f'c{i}.json')), field)
+            value = _operand(kind, form.get(field, ''), bool(form.get(f'c{i}.json')), field, limits.max_json_depth)
             if operand == 'pattern':
                 if not isinstance(value, str):
                     raise FormErrors({field: 'a pattern is text'})
                 try:
-                    compile_pattern(value)
+                    compile_pattern(value, cache=False)  # only checked here, as the API checks it
                 except PatternError as exc:
                     raise FormErrors({field: str(exc)}) from None
             condition[operand] = value
@@ -227,7 +228,7 @@ def override_added(state: VariableState, form: Form, limits: Limits = DEFAULT_LI
 
     Raises :class:`FormErrors`.
     """
-    conditions = conditions_of(form)
+    conditions = conditions_of(form, limits)
     weights = _checked_rollout(weights_of(form), limits)
     try:
         override = parse_override({'conditions': conditions, 'rollout': {'labels': weights}}, limits)

@@ -18,6 +18,7 @@ from remotevars._errors import RemoteVarsError
 from remotevars._render import render_variable_diff
 from remotevars.config import VariableConfig
 from remotevars.server._json_schema import InvalidSchema, violations
+from remotevars.server._wire import validation_message
 
 __all__ = [
     'ChangeLine',
@@ -42,12 +43,7 @@ def variable_config(shape: dict[str, Any]) -> VariableConfig:
     try:
         return VariableConfig.model_validate(shape)
     except ValidationError as exc:
-        messages = []
-        for error in exc.errors(include_url=False):
-            where = '.'.join(str(p) for p in error['loc'])
-            message = str(error['msg']).removeprefix('Value error, ')
-            messages.append(f'{where}: {message}' if where else message)
-        raise InvalidVariable('; '.join(messages)) from None
+        raise InvalidVariable(validation_message(exc)) from None
 
 
 def type_text(shape: dict[str, Any]) -> str:

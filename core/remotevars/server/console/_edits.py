@@ -152,7 +152,7 @@ class Edits:
     # -- labels ------------------------------------------------------------------------------------
 
     def _versions(self, name: str) -> dict[int, str]:
-        return {v['version']: v['serialized_value'] for v in self.console.store.versions(name) or []}
+        return {v['version']: v['serialized_value'] for v in self.console.ops.versions(name) or []}
 
     def _label_page(
         self, request: Request, viewer: Viewer, state: VariableState, form: Form, errors: dict[str, str], status: int
@@ -172,16 +172,10 @@ class Edits:
 
     async def label_form(self, request: Request, viewer: Viewer) -> Response:
         """``GET .../labels?label=X``: move a label (or create or remove one)."""
-        name = request.path_params['name']
         form = {'label': request.query_params.get('label', '')}
-
-        def build() -> Response:
-            state = self.console.state(name)
-            if state is None:
-                return self.console.missing(request, viewer, name)
-            return self._label_page(request, viewer, state, form, {}, 200)
-
-        return await self.console.render_off_loop(build)
+        return await self.console.variable_page(
+            request, viewer, lambda state: self._label_page(request, viewer, state, form, {}, 200)
+        )
 
     async def label(self, request: Request, viewer: Viewer, form: Form) -> Response:
         """``POST .../labels``: review, then apply, a label change."""
@@ -211,16 +205,12 @@ class Edits:
 
     async def rollout_form(self, request: Request, viewer: Viewer) -> Response:
         """``GET .../rollout``: the base rollout's weights, one per label, and the code default's remainder."""
-        name = request.path_params['name']
 
-        def build() -> Response:
-            state = self.console.state(name)
-            if state is None:
-                return self.console.missing(request, viewer, name)
+        def build(state: VariableState) -> Response:
             form = self._weights_form(state, dict(state.config.rollout.labels))
             return self._rollout_page(request, viewer, state, form, {}, 200)
 
-        return await self.console.render_off_loop(build)
+        return await self.console.variable_page(request, viewer, build)
 
     async def rollout(self, request: Request, viewer: Viewer, form: Form) -> Response:
         """``POST .../rollout``: review, then apply, new weights."""
@@ -255,16 +245,12 @@ class Edits:
 
     async def override_form(self, request: Request, viewer: Viewer) -> Response:
         """``GET .../overrides/new``: an override's conditions and its rollout."""
-        name = request.path_params['name']
 
-        def build() -> Response:
-            state = self.console.state(name)
-            if state is None:
-                return self.console.missing(request, viewer, name)
+        def build(state: VariableState) -> Response:
             form = {'conditions': str(_CONDITION_ROWS)} | self._weights_form(state, {})
             return self._override_page(request, viewer, state, form, {}, 200)
 
-        return await self.console.render_off_loop(build)
+        return await self.console.variable_page(request, viewer, build)
 
     async def override(self, request: Request, viewer: Viewer, form: Form) -> Response:
         """``POST .../overrides/new``: more condition rows (``action=more``), or review, then apply, the override."""
@@ -272,11 +258,8 @@ class Edits:
         if form.get('action') == 'more':
             rows = int(form['conditions']) if form.get('conditions', '').isdigit() else _CONDITION_ROWS
             more = {**form, 'conditions': str(min(rows + 2, 100))}
-            state = self.console.state(name)
-            if state is None:
-                return self.console.missing(request, viewer, name)
-            return await self.console.render_off_loop(
-                lambda: self._override_page(request, viewer, state, more, {}, 200)
+            return await self.console.variable_page(
+                request, viewer, lambda state: self._override_page(request, viewer, state, more, {}, 200)
             )
         return await self._reviewed(
             request,
@@ -309,9 +292,7 @@ class Edits:
         entry_id = int(text) if text.isdigit() else 0
 
         def prepare(state: VariableState) -> Change:
-            entries = self.console.store.history(name)
-            entry = next((e for e in entries if e.id == entry_id), None)
-            return rollback_change(state, entry, entry_id)
+            return rollback_change(state, self.console.ops.history_entry(name, entry_id), entry_id)
 
         return await self._reviewed(
             request,

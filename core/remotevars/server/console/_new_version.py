@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from remotevars.server._edit import SchemaViolation
+from remotevars.server._json import StrictJsonError, loads_strict
 from remotevars.server._storage import StorageUnavailable
 from remotevars.server._wire import WriteRejected
 from remotevars.server.console._base import Console, Form, VariableState, Viewer
@@ -26,10 +27,6 @@ __all__ = ['NewVersion']
 
 def _compact(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(',', ':'))
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f'{name} is not allowed in JSON')
 
 
 class NewVersion:
@@ -77,15 +74,11 @@ class NewVersion:
 
     async def form(self, request: Request, viewer: Viewer) -> Response:
         """``GET .../versions/new?from=N&mode=raw``: the value form, filled with version N (default: the latest)."""
-        name = request.path_params['name']
         params = request.query_params
 
-        def build() -> Response:
-            state = self.console.state(name)
-            if state is None:
-                return self.console.missing(request, viewer, name)
+        def build(state: VariableState) -> Response:
             value: Any = None
-            versions = {v['version']: v['serialized_value'] for v in self.console.store.versions(name) or []}
+            versions = {v['version']: v['serialized_value'] for v in self.console.ops.versions(state.name) or []}
             start = params.get('from', '')
             if start.isdigit() and int(start) in versions:
                 value = json.loads(versions[int(start)])
@@ -94,7 +87,7 @@ class NewVersion:
             mode = 'raw' if params.get('mode') == 'raw' else 'form'
             return self._version_page(request, viewer, state, value, mode=mode, label=params.get('label', ''))
 
-        return await self.console.render_off_loop(build)
+        return await self.console.variable_page(request, viewer, build)
 
     async def save(self, request: Request, viewer: Viewer, form: Form) -> Response:
         """``POST .../versions/new``: save the value as a new version (``action=save``), or redraw the form.
@@ -118,32 +111,38 @@ class NewVersion:
                 return state, value, {path: [m] for path, m in problems.items()}, None
             raw = form.get('raw', '')
             try:
-                return state, json.loads(raw, parse_constant=_refuse_constant), {}, raw
-            except ValueError as exc:
+                return state, loads_strict(raw, max_depth=self.console.ops.limits.max_json_depth), {}, raw
+            except StrictJsonError as exc:
                 return state, None, {'$': [f'not valid JSON ({exc})']}, raw
 
-        state, value, problems, raw_text = await run_in_threadpool(read)
-        if state is None:
+        found, value, problems, raw_text = await run_in_threadpool(read)
+        if found is None:
             return self.console.missing(request, viewer, name)
-        if action in ('raw', 'form') and not problems:
-            return await self.console.render_off_loop(
-                lambda: self._version_page(request, viewer, state, value, mode=action, label=label)
-            )
-        if action != 'save' or problems:
-            status = 422 if problems else 200
+        state = found
+
+        async def redraw(
+            errors: dict[str, list[str]], status: int, message: str | None = None, *, switch_to: str | None = None
+        ) -> Response:
+            # The form again, as submitted (or switched to the other editor, filled from the value).
             return await self.console.render_off_loop(
                 lambda: self._version_page(
                     request,
                     viewer,
                     state,
                     value,
-                    mode=mode,
+                    mode=switch_to or mode,
                     label=label,
-                    errors=problems,
-                    raw_text=raw_text,
+                    errors=errors,
+                    message=message,
+                    raw_text=None if switch_to else raw_text,
                     status=status,
                 )
             )
+
+        if action in ('raw', 'form') and not problems:
+            return await redraw({}, 200, switch_to=action)
+        if action != 'save' or problems:
+            return await redraw(problems, 422 if problems else 200)
         labels = [label] if label else []
         serialized = _compact(value)
         try:
@@ -156,19 +155,5 @@ class NewVersion:
             message = (
                 f"The value does not match the variable's schema: see the messages {where}." if errors else str(exc)
             )
-            status = exc.status
-            return await self.console.render_off_loop(
-                lambda: self._version_page(
-                    request,
-                    viewer,
-                    state,
-                    value,
-                    mode=mode,
-                    label=label,
-                    errors=errors,
-                    message=message,
-                    raw_text=raw_text,
-                    status=status,
-                )
-            )
+            return await redraw(errors, exc.status, message)
         return RedirectResponse(self.console.variable_url(request, name, 'version'), status_code=303)

@@ -1,8 +1,8 @@
 """The console's read pages: the variables list (and its live rows), a variable's page, and version diffs.
 
-Everything here reads the committed snapshot and the store's history and versions; nothing writes. The
-list follows the update stream through :meth:`Pages.updates`, an SSE stream of the names each
-committed write changed (the browser then fetches the rows again).
+Everything here reads the committed snapshot, history and versions through the operations; nothing
+writes. The list follows the update stream through :meth:`Pages.updates`, an SSE stream of the names
+each committed write changed (the browser then fetches the rows again).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from remotevars._diff import diff_variable, override_text
+from remotevars.server._ops import MAX_HISTORY
 from remotevars.server._storage import HistoryEntry
 from remotevars.server.console._audience import (
     SYNTHETIC_KEYS,
@@ -49,7 +50,6 @@ __all__ = ['Pages']
 HISTORY_SHOWN = 50
 #: How many versions the variable page lists, newest first (the compare page takes any two).
 VERSIONS_SHOWN = 100
-_MAX_HISTORY = 1000
 _SHARES_CACHED = 256
 
 #: What the page says after an edit (the redirect carries the code, never text).
@@ -115,7 +115,7 @@ class Pages:
 
     def rows(self, query: str) -> list[VariableRow]:
         """Return the list's rows for variables whose name contains ``query`` (any case), by name."""
-        snapshot = self.console.store.snapshot
+        snapshot = self.console.ops.snapshot
         needle = query.strip().lower()
         rows = []
         with self._lock:
@@ -137,7 +137,7 @@ class Pages:
 
         def build() -> Response:
             rows = self.rows(query)
-            total = len(self.console.store.snapshot.variables)
+            total = len(self.console.ops.snapshot.variables)
             return self.console.render(request, 'variables.html', viewer, rows=rows, query=query, total=total)
 
         return await self.console.render_off_loop(build)
@@ -155,8 +155,8 @@ class Pages:
             return self.console.error_page(request, 401, 'Sign in to follow the updates.')
 
         async def events() -> AsyncIterator[ServerSentEvent]:
-            async for frame in self.console.broadcaster.subscribe():
-                yield ServerSentEvent(data=json.dumps({'names': _changed_names(frame)}))
+            async for names in self.console.broadcaster.subscribe_names():
+                yield ServerSentEvent(data=json.dumps({'names': list(names)}))
 
         return EventSourceResponse(
             events(),
@@ -169,7 +169,7 @@ class Pages:
 
     def shares(self, state: VariableState) -> list[RolloutShares]:
         """Return how the variable's rollouts split the synthetic keys (cached per variable revision)."""
-        key = (state.name, self.console.store.snapshot.revisions.get(state.name, -1))
+        key = (state.name, self.console.ops.snapshot.revisions.get(state.name, -1))
         with self._lock:
             found = self._shares.get(key)
             if found is not None:
@@ -184,18 +184,14 @@ class Pages:
 
     async def variable(self, request: Request, viewer: Viewer) -> Response:
         """``GET /ui/variables/{name}/``: labels, rollout, overrides, who gets what, versions and history."""
-        name = request.path_params['name']
         params = request.query_params
         limit_text = params.get('history', str(HISTORY_SHOWN))
-        limit = min(int(limit_text), _MAX_HISTORY) if limit_text.isdigit() and int(limit_text) > 0 else HISTORY_SHOWN
+        limit = min(int(limit_text), MAX_HISTORY) if limit_text.isdigit() and int(limit_text) > 0 else HISTORY_SHOWN
         done = DONE_MESSAGES.get(params.get('done', ''))
         asked = 'key' in params or 'attributes' in params
         key_text, attributes_text = params.get('key', ''), params.get('attributes', '')
 
-        def build() -> Response:
-            state = self.console.state(name)
-            if state is None:
-                return self.console.missing(request, viewer, name)
+        def build(state: VariableState) -> Response:
             answer: Answer | None = None
             who_error = None
             if asked:
@@ -216,19 +212,19 @@ class Pages:
                 who_error=who_error,
             )
 
-        return await self.console.render_off_loop(build)
+        return await self.console.variable_page(request, viewer, build)
 
     def variable_context(self, state: VariableState, history_limit: int) -> dict[str, Any]:
         """Return what the variable page shows about ``state`` (besides the who-gets-what answer)."""
         config = state.config
-        every_version = self.console.store.versions(state.name) or []
+        every_version = self.console.ops.versions(state.name) or []
         versions = every_version[::-1][:VERSIONS_SHOWN]
         at_version: dict[int, list[str]] = {}
         for label, target in config.labels.items():
             version = config.follow_ref(target)[1]
             if version is not None and config.follow_ref(target)[0] is not None:
                 at_version.setdefault(version, []).append(label)
-        entries = self.console.store.history(state.name, history_limit + 1)
+        entries = self.console.ops.history(state.name, history_limit + 1)
         history = [_history_view(entry, i == 0) for i, entry in enumerate(entries[:history_limit])]
         remainder = 1.0 - math.fsum(config.rollout.labels.values())
         remainder = remainder if remainder > 1e-9 else 0.0  # 0.7 + 0.2 + 0.1 leaves 1e-16: nothing
@@ -256,7 +252,7 @@ class Pages:
         params = request.query_params
 
         def build() -> Response:
-            versions = self.console.store.versions(name)
+            versions = self.console.ops.versions(name)
             if versions is None:
                 return self.console.missing(request, viewer, name)
             by_number = {v['version']: v for v in versions}
@@ -273,15 +269,3 @@ class Pages:
             )
 
         return await run_in_threadpool(build)
-
-
-def _changed_names(frame: bytes) -> list[str]:
-    """Return the names of the variables an update stream frame announces (``data: {...}``)."""
-    try:
-        message: Any = json.loads(frame.removeprefix(b'data: '))
-    except ValueError:  # pragma: no cover - every frame is one data: line of JSON
-        return []
-    changes = message.get('changes')
-    if isinstance(changes, list):
-        return [str(change['name']) for change in changes]
-    return [str(message.get('name'))]

@@ -20,7 +20,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from remotevars.server._json import StrictJsonError, loads_strict
 from remotevars.server._json_schema import json_path
+from remotevars.server._wire import DEFAULT_LIMITS
 
 __all__ = ['Field', 'FieldKind', 'attach_errors', 'build_form', 'errors_by_field', 'read_form']
 
@@ -329,10 +331,6 @@ def _number(text: str, integer: bool) -> Any:
     return parsed
 
 
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f'{name} is not allowed in JSON')
-
-
 def _read(
     node: _Node,
     form: Mapping[str, str],
@@ -389,8 +387,8 @@ def _read(
     if not text.strip():
         return _ABSENT if not required else None
     try:
-        return json.loads(text, parse_constant=_refuse_constant)
-    except ValueError as exc:
+        return loads_strict(text, max_depth=DEFAULT_LIMITS.max_json_depth)
+    except StrictJsonError as exc:
         problems[path] = f'not valid JSON ({exc})'
         return None
 

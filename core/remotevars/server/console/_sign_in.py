@@ -10,7 +10,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from remotevars.server.console._base import Console, Form, Refused, Viewer, read_form_body, root_of
+from remotevars.server.console._base import Console, Form, Refused, Viewer, root_of
 from remotevars.server.console._session import SESSION_COOKIE, SIGN_IN_COOKIE, SIGN_IN_MAX_AGE
 
 __all__ = ['SignIn']
@@ -59,7 +59,7 @@ class SignIn:
         """``POST /ui/sign-in``: check the form's token and the key; start a session and go on."""
         client = request.client.host if request.client else 'unknown'
         try:
-            form: Form = await read_form_body(request)
+            form: Form = await self.console.read_form(request)
         except Refused as refused:
             return self.console.error_page(request, refused.status, refused.message)
         next_url = _safe_next(request, form.get('next', ''))
