@@ -121,6 +121,8 @@ bench-all: bench
 	$(BIN)/python benchmarks/bench_scaleout.py
 	$(BIN)/python benchmarks/bench_django.py
 	$(BIN)/python benchmarks/bench_flask.py
+	$(BIN)/python benchmarks/bench_regex.py
+	$(BIN)/python benchmarks/bench_console.py
 
 clean:
 	rm -rf $(VENV) $(MATRIX) $(REFVENV) .mypy_cache .ruff_cache .pytest_cache .demo build/logfire-suite
